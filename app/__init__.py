@@ -1,0 +1,50 @@
+"""Safe Passage: case tracking for evacuation teams."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+import config
+from app.extensions import db, limiter
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from ``config`` (env vars win), then ``overrides`` (tests)."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    settings = config.load((overrides or {}).get("ENV"))
+    settings.update(overrides or {})
+    app.config.from_mapping(settings)
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.json.sort_keys = False
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    db.init_app(app)
+    limiter.init_app(app)
+
+    from app.api import api, init_api
+
+    init_api(app)
+
+    from app.auth.access import register_access_control
+    from app.http import register_media_type_check, register_request_hooks
+
+    register_request_hooks(app)
+    register_access_control(app)
+    register_media_type_check(app)
+
+    from app.auth.api import blp as auth_blp
+    from app.health import blp as health_blp
+    from app.households.api import blp as households_blp
+
+    api.register_blueprint(auth_blp)
+    api.register_blueprint(households_blp)
+    app.register_blueprint(health_blp)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, Versioned, created_at, enum_check, updated_at, uuid_pk
+
+ROLES = ("field_worker", "coordinator", "admin")
+FIELD_WORKER, COORDINATOR, ADMIN = ROLES
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[uuid_pk]
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    area: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[created_at]
+
+
+class User(Versioned, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        enum_check("role", ROLES),
+        #: A field worker sees only their team's households, so they must have a team.
+        sa.CheckConstraint(
+            "role <> 'field_worker' OR team_id IS NOT NULL", name="field_worker_has_team"
+        ),
+    )
+
+    id: Mapped[uuid_pk]
+    #: Stored lower-case; logins compare lower-case.
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+    is_active: Mapped[bool] = mapped_column(default=True)
+    #: argon2id hash; the password itself is never stored.
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    team: Mapped[Team | None] = relationship(lazy="raise_on_sql")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    #: HMAC-SHA-256 of the bearer token under the secret key; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    device_label: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")

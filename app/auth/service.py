@@ -1,0 +1,271 @@
+"""Accounts, teams and tokens. Functions flush; the request or command commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from functools import cache
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
+from app.db import utcnow
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.extensions import db
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
+TOKEN_PREFIX = "sp_"
+#: A token's last use is written at most this often, so reads stay reads.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+
+
+@cache
+def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def password_hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return _hasher(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return password_hasher().hash(password)
+
+
+def check_password_policy(password: str, username: str, full_name: str | None = None) -> None:
+    """Refuse short passwords and ones made of the user's own name."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    problems = []
+    if len(password) < minimum:
+        problems.append(f"Use at least {minimum} characters.")
+    lowered = password.lower()
+    names = [username, *(full_name or "").split()]
+    if any(len(name) >= 3 and name.lower() in lowered for name in names):
+        problems.append("Do not use your own name or username in the password.")
+    if problems:
+        raise Invalid({"password": problems})
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def _token_hash(token: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class IssuedToken:
+    token: str
+    record: ApiToken
+    user: User
+
+
+def issue_token(username: str, password: str, device_label: str | None) -> IssuedToken:
+    """Log in: the same answer for an unknown user, a wrong password or a disabled account."""
+    hasher = password_hasher()
+    user = db.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
+    refused = Unauthorized("The username or password is wrong.", code="invalid_credentials")
+    if user is None:
+        # spend the same time as a real check, so timing does not reveal who exists
+        try:
+            hasher.verify(_dummy_hash(hasher), password)
+        except VerificationError:
+            pass
+        raise refused
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if not user.is_active:
+        raise refused
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    now = utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        device_label=device_label,
+        expires_at=now + dt.timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]),
+        last_used_at=now,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return IssuedToken(token=token, record=record, user=user)
+
+
+def resolve_token(token: str) -> tuple[User, ApiToken] | None:
+    """The active user and live token behind a bearer token, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.execute(
+        sa.select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(token))
+    ).one_or_none()
+    if row is None:
+        return None
+    record, user = row
+    now = utcnow()
+    if record.revoked_at is not None or record.expires_at <= now or not user.is_active:
+        return None
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        record.last_used_at = now
+    return user, record
+
+
+def revoke_token(record: ApiToken) -> None:
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        db.session.flush()
+
+
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every live token of ``user`` (a lost tablet); returns how many."""
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+# --- teams and users ---------------------------------------------------------------------
+
+
+def list_teams_query() -> sa.Select:
+    return sa.select(Team)
+
+
+def create_team(*, name: str, area: str | None = None, id: uuid.UUID | None = None) -> Team:
+    name = name.strip()
+    if id is not None and db.session.get(Team, id) is not None:
+        raise Conflict(f"A team with id {id} exists already.", code="duplicate_id")
+    if db.session.scalar(sa.select(Team.id).where(Team.name == name)) is not None:
+        raise Conflict(f"A team named {name!r} exists already.", code="duplicate_name")
+    team = Team(id=id or uuid.uuid4(), name=name, area=area)
+    db.session.add(team)
+    db.session.flush()
+    return team
+
+
+def get_team(team_id: uuid.UUID) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+def find_team(name_or_id: str) -> Team:
+    try:
+        return get_team(uuid.UUID(name_or_id))
+    except ValueError:
+        team = db.session.scalar(sa.select(Team).where(Team.name == name_or_id))
+        if team is None:
+            raise NotFound(f"No team named {name_or_id!r}.") from None
+        return team
+
+
+def _check_team_for_role(role: str, team_id: uuid.UUID | None) -> None:
+    if role == FIELD_WORKER and team_id is None:
+        raise Invalid({"team_id": ["A field worker must belong to a team."]})
+    if team_id is not None and db.session.get(Team, team_id) is None:
+        raise Invalid({"team_id": ["No such team."]})
+
+
+def create_user(
+    *,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str | None = None,
+    team_id: uuid.UUID | None = None,
+    is_active: bool = True,
+    id: uuid.UUID | None = None,
+) -> User:
+    username = normalise_username(username)
+    if not USERNAME_PATTERN.match(username):
+        raise Invalid(
+            {"username": ["Use 3-64 letters, digits, dots, dashes or underscores."]}
+        )
+    if role not in ROLES:
+        raise Invalid({"role": [f"Must be one of: {', '.join(ROLES)}."]})
+    full_name = (full_name or username).strip()
+    check_password_policy(password, username, full_name)
+    _check_team_for_role(role, team_id)
+    if id is not None and db.session.get(User, id) is not None:
+        raise Conflict(f"A user with id {id} exists already.", code="duplicate_id")
+    if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"The username {username!r} is taken.", code="duplicate_username")
+    user = User(
+        id=id or uuid.uuid4(),
+        username=username,
+        full_name=full_name,
+        role=role,
+        team_id=team_id,
+        is_active=is_active,
+        password_hash=hash_password(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def get_user(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    return user
+
+
+def update_user(actor: User, user: User, changes: dict) -> User:
+    """Change a user's name, role, team, active flag or password.
+
+    Disabling a user or changing their password ends their sessions at once.
+    """
+    if user.id == actor.id and (
+        changes.get("is_active") is False or changes.get("role", ADMIN) != ADMIN
+    ):
+        raise Conflict(
+            "You cannot disable or demote your own account; ask another administrator.",
+            code="self_lockout",
+        )
+    role = changes.get("role", user.role)
+    team_id = changes["team_id"] if "team_id" in changes else user.team_id
+    if role not in ROLES:
+        raise Invalid({"role": [f"Must be one of: {', '.join(ROLES)}."]})
+    _check_team_for_role(role, team_id)
+    for field in ("full_name", "role", "is_active"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    user.team_id = team_id
+    if "password" in changes:
+        check_password_policy(changes["password"], user.username, user.full_name)
+        user.password_hash = hash_password(changes["password"])
+    db.session.flush()
+    if changes.get("is_active") is False or "password" in changes:
+        revoke_all_tokens(user)
+    return user

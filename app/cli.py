@@ -1,0 +1,128 @@
+"""Administrator commands: ``flask --app wsgi db|users|demo ...``.
+
+Each command is one unit of work: it commits at the end, or changes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.errors import DomainError
+from app.extensions import PROJECT_ROOT, db, declare_write_intent
+
+db_cli = AppGroup("db", help="Database migrations (Alembic).")
+users_cli = AppGroup("users", help="User accounts.")
+demo_cli = AppGroup("demo", help="Fictional demo data.")
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = database_url or current_app.config["DATABASE_URL"]
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    command.upgrade(alembic_config(), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: one step)."""
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's current revision."""
+    command.current(alembic_config(), verbose=False)
+
+
+def run_unit_of_work(work):
+    """Run ``work()`` in one transaction; a domain error is printed, nothing changes."""
+    declare_write_intent(True)
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except DomainError as error:
+        db.session.rollback()
+        detail = error.detail or str(error)
+        if error.errors:
+            detail += " " + "; ".join(
+                f"{field}: {' '.join(map(str, messages))}"
+                for field, messages in error.errors.items()
+            )
+        raise click.ClickException(detail) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["field_worker", "coordinator", "admin"]))
+@click.option("--team", "team_name", help="Team name or id (required for field workers).")
+@click.option("--full-name", help="The person's full name (default: the username).")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+def users_create(
+    username: str, role: str, team_name: str | None, full_name: str | None, password_stdin: bool
+) -> None:
+    """Create a user account; the password is read from standard input."""
+    from app.auth import service
+
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    def work():
+        team = service.find_team(team_name) if team_name else None
+        return service.create_user(
+            username=username,
+            role=role,
+            password=password,
+            full_name=full_name,
+            team_id=team.id if team else None,
+        )
+
+    user = run_unit_of_work(work)
+    click.echo(f"created {user.role} {user.username} ({user.id})")
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("username")
+def users_revoke_tokens(username: str) -> None:
+    """Revoke every token of a user at once (a lost or stolen device)."""
+    from app.auth import service
+
+    count = run_unit_of_work(lambda: service.revoke_all_tokens(service.find_user(username)))
+    click.echo(f"revoked {count} token(s) of {username}")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load fictional demo data once (teams, a user of each role, households)."""
+    from app.demo import DEMO_PASSWORDS, seed
+
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("demo data is never loaded into production")
+    created = run_unit_of_work(seed)
+    if created:
+        click.echo("Demo data loaded. Log in as:")
+    else:
+        click.echo("Demo data already present. Log in as:")
+    for username, (role, password) in DEMO_PASSWORDS.items():
+        click.echo(f"  {username:<10} {role:<13} password: {password}")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,133 @@
+"""Fictional demo data for a newcomer's first look. Every name and place here is invented."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from app.auth import service as auth
+from app.auth.models import Team
+from app.extensions import db
+from app.households import service as households
+from app.households.models import today, years_before
+
+#: username -> (role, password). Demo only: `demo seed` refuses to run in production.
+DEMO_PASSWORDS = {
+    "admin": ("admin", "lantern-quiet-harbour"),
+    "coord": ("coordinator", "orchard-amber-compass"),
+    "field1": ("field_worker", "willow-steady-bridge"),
+    "field2": ("field_worker", "meadow-copper-signal"),
+}
+
+
+def _born(years: int, days: int = 40) -> dt.date:
+    return years_before(today(), years) - dt.timedelta(days=days)
+
+
+def seed() -> bool:
+    """Create the demo teams, users and households unless they exist; True if created."""
+    if db.session.scalar(sa.select(Team.id).where(Team.name == "Team Aster")) is not None:
+        return False
+    aster = auth.create_team(name="Team Aster", area="Riverside and the old mill quarter")
+    birch = auth.create_team(name="Team Birch", area="Hillside blocks north of the rail yard")
+    teams = {"field1": aster, "field2": birch}
+    users = {}
+    for username, (role, password) in DEMO_PASSWORDS.items():
+        team = teams.get(username)
+        users[username] = auth.create_user(
+            username=username,
+            role=role,
+            password=password,
+            full_name={
+                "admin": "Ada Demo-Admin",
+                "coord": "Corin Demo-Coordinator",
+                "field1": "Fenna Demo-Field",
+                "field2": "Frode Demo-Field",
+            }[username],
+            team_id=team.id if team else None,
+        )
+    coordinator = users["coord"]
+
+    h1 = households.create_household(
+        coordinator,
+        {
+            "team_id": aster.id,
+            "locality": "Riverside",
+            "district": "Mill quarter",
+            "address_description": "Basement of the 5-storey block by the old mill, blue door",
+            "priority": "urgent",
+            "needs": ["transport_money", "housing"],
+            "notes": "Mother is afraid the children will be taken away. Go slowly.",
+        },
+    )
+    mother = households.add_member(
+        coordinator, h1, {"full_name": "Mira Fictova", "sex": "female", "date_of_birth": _born(34)}
+    )
+    child1 = households.add_member(
+        coordinator, h1, {"full_name": "Nika Fictova", "sex": "female", "date_of_birth": _born(9)}
+    )
+    child2 = households.add_member(
+        coordinator, h1, {"full_name": "Tomo Fictov", "sex": "male", "estimated_age": 4}
+    )
+    grandfather = households.add_member(
+        coordinator,
+        h1,
+        {
+            "full_name": "Pavo Fictov",
+            "sex": "male",
+            "date_of_birth": _born(71),
+            "mobility": "walks_with_help",
+        },
+    )
+    for child in (child1, child2):
+        households.add_guardian(
+            coordinator, child, {"guardian_person_id": mother.id, "relationship": "mother"}
+        )
+        households.add_guardian(
+            coordinator, child, {"guardian_person_id": grandfather.id, "relationship": "grandparent"}
+        )
+        households.add_guardian(
+            coordinator,
+            child,
+            {
+                "external_name": "Dario Fictov",
+                "external_contact": "+000 555 0101 (fictional)",
+                "relationship": "father",
+                "legal_status": "missing",
+            },
+        )
+
+    h2 = households.create_household(
+        coordinator,
+        {
+            "team_id": birch.id,
+            "locality": "Hillside",
+            "district": "Rail yard",
+            "address_description": "Ground floor flat behind the closed bakery",
+            "priority": "high",
+            "needs": ["medical", "mobility_support"],
+        },
+    )
+    aunt = households.add_member(
+        coordinator, h2, {"full_name": "Lena Imagina", "sex": "female", "date_of_birth": _born(46)}
+    )
+    orphan = households.add_member(
+        coordinator, h2, {"full_name": "Oli Imagin", "sex": "male", "date_of_birth": _born(13)}
+    )
+    households.add_guardian(
+        coordinator,
+        orphan,
+        {"guardian_person_id": aunt.id, "relationship": "legal_guardian"},
+    )
+    households.add_member(
+        coordinator,
+        h2,
+        {
+            "full_name": "Vera Imagina",
+            "sex": "female",
+            "date_of_birth": _born(83),
+            "mobility": "cannot_walk",
+        },
+    )
+    return True

@@ -1,0 +1,224 @@
+"""RFC 9457 problem details: the one place where every error becomes a response."""
+
+from __future__ import annotations
+
+import http
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ReasonSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    person_id = ma.fields.UUID()
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem: what went wrong, in words and as a machine code."""
+
+    type = ma.fields.String(required=True, metadata={"description": "URI naming the problem"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Machine-readable problem code"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        metadata={"description": "Invalid fields and their messages"},
+    )
+    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
+
+
+class DomainError(Exception):
+    """An error a client can act on; carries its HTTP status and a machine ``code``."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: dict[str, Any] | None = None,
+        reasons: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.code = code or self.code
+        self.errors = errors
+        self.reasons = reasons
+        self.headers = headers or {}
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="safe-passage"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status, code, title = 412, "stale_version", "The resource has changed"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class Invalid(DomainError):
+    status, code, title = 422, "validation_failed", "Invalid request"
+
+    def __init__(self, errors: dict[str, Any], detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail or "Some fields are invalid.", errors=errors, **kwargs)
+
+
+class PreconditionRequired(DomainError):
+    status, code, title = 428, "if_match_required", "If-Match required"
+
+
+def problem(
+    status: int,
+    *,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: dict[str, Any] | None = None,
+    reasons: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:safe-passage:problem:{code}",
+        "title": title or http.HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    if reasons:
+        body["reasons"] = reasons
+    response = current_app.response_class(
+        current_app.json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE
+    )
+    response.headers.update(headers or {})
+    return response
+
+
+def _http_code(status: int) -> str:
+    return http.HTTPStatus(status).name.lower()
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    return problem(
+        error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        reasons=error.reasons,
+        headers=error.headers,
+    )
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Routing errors, webargs validation errors, 413, 429 … as problems."""
+    status = error.code or 500
+    if status >= 500:
+        return handle_unexpected(error)
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    if status == 422 and isinstance(errors, dict):
+        # webargs nests the messages under the location ("json", "query", ...)
+        if len(errors) == 1 and next(iter(errors)) in {"json", "query", "headers", "form"}:
+            errors = next(iter(errors.values()))
+        return problem(
+            422,
+            code="validation_failed",
+            title="Invalid request",
+            detail="Some fields are invalid.",
+            errors=errors,
+        )
+    headers = dict(data.get("headers") or {})
+    for name in ("Retry-After", "Allow", "WWW-Authenticate"):
+        if name in error.get_headers():
+            headers.update({name: dict(error.get_headers())[name]})
+    return problem(
+        status,
+        code=_http_code(status),
+        detail=data.get("message") or error.description,
+        headers=headers,
+    )
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    from app.extensions import db
+
+    db.session.rollback()
+    log.info("integrity error turned into 409: %s", type(error.orig).__name__)
+    return problem(
+        409,
+        code="conflict",
+        title="Conflict",
+        detail="The change conflicts with data already stored (a duplicate or a missing link).",
+    )
+
+
+def handle_stale_data(_error: StaleDataError) -> Response:
+    from app.extensions import db
+
+    db.session.rollback()
+    return problem(
+        412,
+        code="stale_version",
+        title="The resource has changed",
+        detail="Someone changed this resource at the same time; fetch it again and retry.",
+    )
+
+
+def handle_unexpected(error: BaseException) -> Response:
+    from app.extensions import db
+
+    db.session.rollback()
+    if current_app.testing and not isinstance(error, HTTPException):
+        raise error
+    log.exception("unexpected error", exc_info=error)
+    return problem(
+        500,
+        code="internal_error",
+        title="Internal error",
+        detail="Something went wrong on our side; nothing was changed.",
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,31 @@
+"""Probes for the load balancer: the process lives (/healthz), the database answers (/readyz)."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify
+
+from app.errors import problem
+from app.extensions import db
+
+blp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+@blp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@blp.get("/readyz")
+def readyz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        log.warning("readiness check: database unreachable", exc_info=True)
+        return problem(503, code="database_unavailable", detail="The database does not answer.")
+    finally:
+        db.session.rollback()
+    return jsonify(status="ok", database="ok")

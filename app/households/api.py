@@ -1,0 +1,192 @@
+"""Households, their members, and the children's guardians."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_smorest import Blueprint
+
+from app.auth.access import CASE_ROLES, current_actor, roles
+from app.households import service
+from app.households.models import Guardianship, Household, Person
+from app.households.schemas import (
+    GuardianshipSchema,
+    GuardianshipUpdateSchema,
+    HouseholdQueryArgsSchema,
+    HouseholdSchema,
+    HouseholdUpdateSchema,
+    PersonCreateSchema,
+    PersonSchema,
+    PersonUpdateSchema,
+)
+from app.http import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    IF_MATCH_PARAMETER,
+    PageArgsSchema,
+    Resource,
+    page_of,
+    paginate,
+    require_if_match,
+    with_etag,
+)
+from app.idempotency.service import idempotent
+
+blp = Blueprint(
+    "households", __name__, url_prefix="/api/v1", description="Households, people, guardians"
+)
+NEWEST_FIRST = [(Household.created_at, True), (Household.id, True)]
+
+
+@blp.route("/households")
+class Households(Resource):
+    @roles(*CASE_ROLES)
+    @blp.arguments(HouseholdQueryArgsSchema, location="query")
+    @blp.response(200, page_of(HouseholdSchema))
+    def get(self, args):
+        """List the households in your scope, newest first"""
+        stmt = service.list_households_query(
+            current_actor(),
+            status=args.get("status"),
+            priority=args.get("priority"),
+            team_id=args.get("team_id"),
+            q=args.get("q"),
+        )
+        items, cursor = paginate(
+            stmt,
+            NEWEST_FIRST,
+            limit=args["limit"],
+            cursor=args["cursor"],
+            load=service.households_with_counts,
+        )
+        return {"items": items, "next_cursor": cursor}
+
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(HouseholdSchema)
+    @blp.response(201, HouseholdSchema)
+    def post(self, data):
+        """Register a household (a field worker's goes to their own team)"""
+        household = service.create_household(current_actor(), data)
+        return with_etag(household, 201, {"Location": f"/api/v1/households/{household.id}"})
+
+
+@blp.route("/households/<uuid:household_id>")
+class HouseholdById(Resource):
+    @roles(*CASE_ROLES)
+    @blp.response(200, HouseholdSchema)
+    def get(self, household_id: uuid.UUID):
+        """One household"""
+        household = service.get_household(current_actor(), household_id)
+        return with_etag(service.load_counts(household))
+
+    @roles(*CASE_ROLES)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.arguments(HouseholdUpdateSchema)
+    @blp.response(200, HouseholdSchema)
+    def patch(self, changes, household_id: uuid.UUID):
+        """Change a household (coordinators also assign its team)"""
+        actor = current_actor()
+        household = service.get_household(actor, household_id, for_update=True)
+        require_if_match(household)
+        return with_etag(service.update_household(actor, household, changes))
+
+
+@blp.route("/households/<uuid:household_id>/members")
+class Members(Resource):
+    @roles(*CASE_ROLES)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(PersonSchema))
+    def get(self, args, household_id: uuid.UUID):
+        """The people of a household"""
+        actor = current_actor()
+        household = service.get_household(actor, household_id)
+        items, cursor = paginate(
+            service.list_members_query(actor, household),
+            [(Person.created_at, False), (Person.id, False)],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        return {"items": items, "next_cursor": cursor}
+
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(PersonCreateSchema)
+    @blp.response(201, PersonSchema)
+    def post(self, data, household_id: uuid.UUID):
+        """Add a person to a household (birth date or estimated age)"""
+        actor = current_actor()
+        household = service.get_household(actor, household_id, for_update=True)
+        person = service.add_member(actor, household, data)
+        return with_etag(person, 201, {"Location": f"/api/v1/persons/{person.id}"})
+
+
+@blp.route("/persons/<uuid:person_id>")
+class PersonById(Resource):
+    @roles(*CASE_ROLES)
+    @blp.response(200, PersonSchema)
+    def get(self, person_id: uuid.UUID):
+        """One person"""
+        return with_etag(service.get_person(current_actor(), person_id))
+
+    @roles(*CASE_ROLES)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.arguments(PersonUpdateSchema)
+    @blp.response(200, PersonSchema)
+    def patch(self, changes, person_id: uuid.UUID):
+        """Change a person's record"""
+        actor = current_actor()
+        person = service.get_person(actor, person_id)
+        require_if_match(person)
+        return with_etag(service.update_person(actor, person, changes))
+
+
+@blp.route("/persons/<uuid:person_id>/guardians")
+class Guardians(Resource):
+    @roles(*CASE_ROLES)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(GuardianshipSchema))
+    def get(self, args, person_id: uuid.UUID):
+        """A child's guardians"""
+        actor = current_actor()
+        child = service.get_person(actor, person_id)
+        items, cursor = paginate(
+            service.list_guardians_query(actor, child),
+            [(Guardianship.created_at, False), (Guardianship.id, False)],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        return {"items": items, "next_cursor": cursor}
+
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(GuardianshipSchema)
+    @blp.response(201, GuardianshipSchema)
+    def post(self, data, person_id: uuid.UUID):
+        """Link a guardian to a child: a person on record or someone outside"""
+        actor = current_actor()
+        child = service.get_person(actor, person_id)
+        link = service.add_guardian(actor, child, data)
+        return with_etag(link, 201, {"Location": f"/api/v1/guardianships/{link.id}"})
+
+
+@blp.route("/guardianships/<uuid:guardianship_id>")
+class GuardianshipById(Resource):
+    @roles(*CASE_ROLES)
+    @blp.response(200, GuardianshipSchema)
+    def get(self, guardianship_id: uuid.UUID):
+        """One guardianship link"""
+        return with_etag(service.get_guardianship(current_actor(), guardianship_id))
+
+    @roles(*CASE_ROLES)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.arguments(GuardianshipUpdateSchema)
+    @blp.response(200, GuardianshipSchema)
+    def patch(self, changes, guardianship_id: uuid.UUID):
+        """Change a guardianship: relationship, legal status, outside contact"""
+        actor = current_actor()
+        link = service.get_guardianship(actor, guardianship_id)
+        require_if_match(link)
+        return with_etag(service.update_guardianship(actor, link, changes))

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Versioned, created_at, enum_check, updated_at, utcnow, uuid_pk
+
+HOUSEHOLD_STATUSES = ("identified", "engaging", "ready", "evacuated", "declined", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+NEEDS = (
+    "transport_money",
+    "rent_money",
+    "housing",
+    "medical",
+    "mobility_support",
+    "documents",
+    "pets",
+)
+SEXES = ("female", "male", "unknown")
+PERSON_STATUSES = ("present", "evacuated", "left", "missing", "deceased")
+MOBILITIES = ("walks", "walks_with_help", "cannot_walk")
+RELATIONSHIPS = (
+    "mother",
+    "father",
+    "adoptive_parent",
+    "legal_guardian",
+    "grandparent",
+    "sibling",
+    "other_relative",
+    "other",
+)
+PARENT_RELATIONSHIPS = ("mother", "father", "adoptive_parent")
+LEGAL_STATUSES = ("active", "deceased", "missing", "deprived_of_rights")
+
+ADULT_AGE = 18
+ELDERLY_AGE = 60
+
+JSONList = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def today() -> dt.date:
+    """The day ages are counted on: today in UTC."""
+    return utcnow().date()
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` earlier (29 February falls back to the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class Household(Versioned, Base):
+    __tablename__ = "households"
+    __table_args__ = (
+        enum_check("status", HOUSEHOLD_STATUSES),
+        enum_check("priority", PRIORITIES),
+        sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
+        sa.CheckConstraint(
+            "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"
+        ),
+        sa.CheckConstraint(
+            "(latitude IS NULL) = (longitude IS NULL)", name="coordinates_both_or_neither"
+        ),
+        sa.Index("ix_households_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid_pk]
+    #: Short, unique, readable over a radio (e.g. "K7M-4QX").
+    ref: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    #: The team that visits the household; None until a coordinator assigns one.
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+    locality: Mapped[str] = mapped_column(sa.String(120))
+    district: Mapped[str | None] = mapped_column(sa.String(120))
+    address_description: Mapped[str | None] = mapped_column(sa.Text)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    status: Mapped[str] = mapped_column(sa.String(16), default="identified", index=True)
+    priority: Mapped[str] = mapped_column(sa.String(8), default="normal")
+    needs: Mapped[list[str]] = mapped_column(JSONList, default=list)
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    last_visit_at: Mapped[dt.datetime | None]
+    next_visit_due: Mapped[dt.date | None] = mapped_column(index=True)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    #: Counts of the people still present, filled in by the queries that load households.
+    member_count = 0
+    child_count = 0
+
+
+class Person(Versioned, Base):
+    __tablename__ = "persons"
+    __table_args__ = (
+        enum_check("sex", SEXES),
+        enum_check("status", PERSON_STATUSES),
+        enum_check("mobility", MOBILITIES),
+        sa.Index("ix_persons_household_id_created_at_id", "household_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid_pk]
+    household_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("households.id", ondelete="RESTRICT")
+    )
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    sex: Mapped[str] = mapped_column(sa.String(8), default="unknown")
+    #: The birth date, or an estimate of it when only an age was known (dob_estimated).
+    date_of_birth: Mapped[dt.date]
+    dob_estimated: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(sa.String(10), default="present")
+    mobility: Mapped[str] = mapped_column(sa.String(16), default="walks")
+    medical_notes: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    def age_on(self, day: dt.date) -> int:
+        return age_on(self.date_of_birth, day)
+
+    def is_child_on(self, day: dt.date) -> bool:
+        return self.age_on(day) < ADULT_AGE
+
+    @property
+    def age(self) -> int:
+        return self.age_on(today())
+
+    @property
+    def is_child(self) -> bool:
+        return self.age < ADULT_AGE
+
+    @property
+    def is_elderly(self) -> bool:
+        return self.age >= ELDERLY_AGE
+
+
+class Guardianship(Versioned, Base):
+    """A child's link to an adult: a household member or someone outside it."""
+
+    __tablename__ = "guardianships"
+    __table_args__ = (
+        enum_check("relationship", RELATIONSHIPS),
+        enum_check("legal_status", LEGAL_STATUSES),
+        sa.CheckConstraint(
+            "(guardian_person_id IS NULL) <> (external_name IS NULL)",
+            name="person_or_external",
+        ),
+        sa.CheckConstraint(
+            "external_contact IS NULL OR external_name IS NOT NULL",
+            name="contact_only_external",
+        ),
+        sa.CheckConstraint("guardian_person_id <> child_id", name="not_own_guardian"),
+        sa.UniqueConstraint("child_id", "guardian_person_id"),
+        sa.Index("ix_guardianships_child_id_created_at_id", "child_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid_pk]
+    child_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("persons.id", ondelete="RESTRICT"))
+    guardian_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("persons.id", ondelete="RESTRICT"), index=True
+    )
+    #: A guardian who is not a household member here (a parent abroad): name and contact.
+    external_name: Mapped[str | None] = mapped_column(sa.String(200))
+    external_contact: Mapped[str | None] = mapped_column(sa.String(200))
+    relationship: Mapped[str] = mapped_column(sa.String(20))
+    legal_status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    @property
+    def is_parent(self) -> bool:
+        """Only an active mother, father or adoptive parent may consent for a child."""
+        return self.relationship in PARENT_RELATIONSHIPS and self.legal_status == "active"

@@ -1,0 +1,367 @@
+"""Households, their members and the children's guardians.
+
+Scope (DESIGN §2): a field worker sees only the households of their own team and what is
+under them; a coordinator sees everything. What is out of scope is "not found".
+Functions flush; the request or command commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+
+import sqlalchemy as sa
+
+from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.households.models import (
+    ADULT_AGE,
+    Guardianship,
+    Household,
+    Person,
+    today,
+    years_before,
+)
+
+REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to say over a radio
+EDITABLE_HOUSEHOLD_FIELDS = (
+    "locality",
+    "district",
+    "address_description",
+    "latitude",
+    "longitude",
+    "priority",
+    "needs",
+    "contact_phone",
+    "notes",
+)
+#: Person statuses a client may set; `evacuated` is set only by an evacuation's arrival.
+SETTABLE_PERSON_STATUSES = ("present", "left", "missing", "deceased")
+
+
+# --- scope -------------------------------------------------------------------------------
+
+
+def household_scope(actor: User) -> sa.ColumnElement[bool]:
+    """The households ``actor`` may see, as a WHERE clause."""
+    if actor.role == COORDINATOR:
+        return sa.true()
+    if actor.role == FIELD_WORKER:
+        return Household.team_id == actor.team_id
+    return sa.false()
+
+
+def _counts(day: dt.date) -> tuple[sa.ScalarSelect, sa.ScalarSelect]:
+    present = sa.and_(Person.household_id == Household.id, Person.status == "present")
+    members = sa.select(sa.func.count(Person.id)).where(present).scalar_subquery()
+    children = (
+        sa.select(sa.func.count(Person.id))
+        .where(present, Person.date_of_birth > years_before(day, ADULT_AGE))
+        .scalar_subquery()
+    )
+    return members, children
+
+
+def households_with_counts(stmt: sa.Select) -> list[Household]:
+    """Run a SELECT of households adding member and child counts, in one query."""
+    members, children = _counts(today())
+    rows = db.session.execute(stmt.add_columns(members, children)).all()
+    result = []
+    for household, member_count, child_count in rows:
+        household.member_count = member_count
+        household.child_count = child_count
+        result.append(household)
+    return result
+
+
+def get_household(actor: User, household_id: uuid.UUID, *, for_update: bool = False) -> Household:
+    stmt = sa.select(Household).where(Household.id == household_id, household_scope(actor))
+    if for_update:
+        stmt = stmt.with_for_update()
+    household = db.session.scalar(stmt)
+    if household is None:
+        raise NotFound("No such household.")
+    return household
+
+
+def load_counts(household: Household) -> Household:
+    members, children = _counts(today())
+    household.member_count, household.child_count = db.session.execute(
+        sa.select(members, children).select_from(Household).where(Household.id == household.id)
+    ).one()
+    return household
+
+
+def list_households_query(
+    actor: User,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    team_id: uuid.UUID | None = None,
+    q: str | None = None,
+) -> sa.Select:
+    stmt = sa.select(Household).where(household_scope(actor))
+    if status:
+        stmt = stmt.where(Household.status == status)
+    if priority:
+        stmt = stmt.where(Household.priority == priority)
+    if team_id:
+        stmt = stmt.where(Household.team_id == team_id)
+    if q:
+        term = q.strip().lower()
+        named = (
+            sa.select(Person.id)
+            .where(
+                Person.household_id == Household.id,
+                sa.func.lower(Person.full_name).contains(term, autoescape=True),
+            )
+            .exists()
+        )
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Household.ref).contains(term, autoescape=True),
+                sa.func.lower(Household.locality).contains(term, autoescape=True),
+                named,
+            )
+        )
+    return stmt
+
+
+# --- households --------------------------------------------------------------------------
+
+
+def _new_ref() -> str:
+    for _ in range(20):
+        raw = "".join(secrets.choice(REF_ALPHABET) for _ in range(6))
+        ref = f"{raw[:3]}-{raw[3:]}"
+        if db.session.scalar(sa.select(Household.id).where(Household.ref == ref)) is None:
+            return ref
+    raise Conflict("Could not find a free household reference; try again.")  # pragma: no cover
+
+
+def _team_for(actor: User, requested: uuid.UUID | None, requested_given: bool) -> uuid.UUID | None:
+    if actor.role == FIELD_WORKER:
+        if requested_given and requested != actor.team_id:
+            raise Invalid({"team_id": ["Only a coordinator assigns households to other teams."]})
+        return actor.team_id
+    if requested is not None and db.session.get(Team, requested) is None:
+        raise Invalid({"team_id": ["No such team."]})
+    return requested
+
+
+def _ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
+    if id is None:
+        return uuid.uuid4()
+    if db.session.get(model, id) is not None:
+        raise Conflict(f"Something with id {id} exists already.", code="duplicate_id")
+    return id
+
+
+def create_household(actor: User, data: dict) -> Household:
+    team_id = _team_for(actor, data.get("team_id"), "team_id" in data)
+    household = Household(
+        id=_ensure_new_id(Household, data.get("id")),
+        ref=_new_ref(),
+        team_id=team_id,
+        **{k: data[k] for k in EDITABLE_HOUSEHOLD_FIELDS if k in data},
+    )
+    if household.needs:
+        household.needs = sorted(set(household.needs))
+    db.session.add(household)
+    db.session.flush()
+    return load_counts(household)
+
+
+def update_household(actor: User, household: Household, changes: dict) -> Household:
+    if "team_id" in changes:
+        if actor.role != COORDINATOR:
+            raise Invalid({"team_id": ["Only a coordinator assigns households to teams."]})
+        household.team_id = _team_for(actor, changes["team_id"], True)
+    for field in EDITABLE_HOUSEHOLD_FIELDS:
+        if field in changes:
+            setattr(household, field, changes[field])
+    if "needs" in changes:
+        household.needs = sorted(set(changes["needs"]))
+    db.session.flush()
+    return load_counts(household)
+
+
+# --- persons -----------------------------------------------------------------------------
+
+
+def person_scope(actor: User) -> sa.Select:
+    return sa.select(Person).join(Household, Household.id == Person.household_id).where(
+        household_scope(actor)
+    )
+
+
+def get_person(actor: User, person_id: uuid.UUID) -> Person:
+    person = db.session.scalar(person_scope(actor).where(Person.id == person_id))
+    if person is None:
+        raise NotFound("No such person.")
+    return person
+
+
+def list_members_query(actor: User, household: Household) -> sa.Select:
+    return person_scope(actor).where(Person.household_id == household.id)
+
+
+def _birth_date(data: dict, day: dt.date) -> tuple[dt.date, bool] | None:
+    """The birth date from ``date_of_birth`` or ``estimated_age``; None when neither."""
+    if "date_of_birth" in data and "estimated_age" in data:
+        raise Invalid({"estimated_age": ["Give a date of birth or an estimated age, not both."]})
+    if data.get("date_of_birth") is not None:
+        if data["date_of_birth"] > day:
+            raise Invalid({"date_of_birth": ["A birth date cannot be in the future."]})
+        return data["date_of_birth"], False
+    if data.get("estimated_age") is not None:
+        # midway through the estimated year of age: "about 7" is 7½ today
+        born = years_before(day, data["estimated_age"]) - dt.timedelta(days=182)
+        return born, True
+    if "date_of_birth" in data or "estimated_age" in data:
+        raise Invalid({"date_of_birth": ["A person needs a birth date or an estimated age."]})
+    return None
+
+
+def _check_settable_status(status: str | None) -> None:
+    if status is not None and status not in SETTABLE_PERSON_STATUSES:
+        raise Invalid(
+            {"status": ["A person becomes evacuated only when their evacuation arrives."]}
+        )
+
+
+def add_member(actor: User, household: Household, data: dict) -> Person:
+    born = _birth_date(data, today())
+    if born is None:
+        raise Invalid({"date_of_birth": ["Give a date of birth or an estimated age."]})
+    _check_settable_status(data.get("status"))
+    person = Person(
+        id=_ensure_new_id(Person, data.get("id")),
+        household_id=household.id,
+        full_name=data["full_name"].strip(),
+        date_of_birth=born[0],
+        dob_estimated=born[1],
+        **{k: data[k] for k in ("sex", "status", "mobility", "medical_notes") if k in data},
+    )
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def update_person(actor: User, person: Person, changes: dict) -> Person:
+    if person.status == "evacuated" and changes.get("status", "evacuated") != "evacuated":
+        raise Conflict(
+            "This person has been evacuated; their status no longer changes here.",
+            code="invalid_transition",
+        )
+    if "status" in changes and changes["status"] != person.status:
+        _check_settable_status(changes["status"])
+    born = _birth_date(changes, today())
+    if born is not None:
+        person.date_of_birth, person.dob_estimated = born
+        if person.is_child:
+            _refuse_if_guardian(person)
+    for field in ("full_name", "sex", "status", "mobility", "medical_notes"):
+        if field in changes:
+            setattr(person, field, changes[field])
+    db.session.flush()
+    return person
+
+
+def _refuse_if_guardian(person: Person) -> None:
+    guards = db.session.scalar(
+        sa.select(sa.func.count(Guardianship.id)).where(Guardianship.guardian_person_id == person.id)
+    )
+    if guards:
+        raise Invalid(
+            {"date_of_birth": ["This person is recorded as a guardian; a guardian is an adult."]}
+        )
+
+
+# --- guardianships -----------------------------------------------------------------------
+
+
+def list_guardians_query(actor: User, child: Person) -> sa.Select:
+    return sa.select(Guardianship).where(Guardianship.child_id == child.id)
+
+
+def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
+    day = today()
+    if not child.is_child_on(day):
+        raise Invalid({"child_id": ["Guardians are recorded for children (under 18) only."]})
+    guardian_id = data.get("guardian_person_id")
+    external_name = (data.get("external_name") or "").strip() or None
+    if (guardian_id is None) == (external_name is None):
+        raise Invalid(
+            {
+                "guardian_person_id": [
+                    "Give either guardian_person_id (a person on record) or external_name."
+                ]
+            }
+        )
+    if guardian_id is not None:
+        if guardian_id == child.id:
+            raise Invalid({"guardian_person_id": ["A child cannot be their own guardian."]})
+        guardian = db.session.scalar(person_scope(actor).where(Person.id == guardian_id))
+        if guardian is None:
+            raise Invalid({"guardian_person_id": ["No such person."]})
+        if guardian.is_child_on(day):
+            raise Invalid({"guardian_person_id": ["A guardian must be an adult (18 or over)."]})
+        if data.get("external_contact"):
+            raise Invalid(
+                {"external_contact": ["Contact details go on the guardian's person record."]}
+            )
+        duplicate = db.session.scalar(
+            sa.select(Guardianship.id).where(
+                Guardianship.child_id == child.id,
+                Guardianship.guardian_person_id == guardian_id,
+            )
+        )
+        if duplicate is not None:
+            raise Conflict("This guardian is already linked to the child.", code="duplicate_link")
+    link = Guardianship(
+        id=_ensure_new_id(Guardianship, data.get("id")),
+        child_id=child.id,
+        guardian_person_id=guardian_id,
+        external_name=external_name,
+        external_contact=data.get("external_contact") if external_name else None,
+        relationship=data["relationship"],
+        legal_status=data.get("legal_status", "active"),
+    )
+    db.session.add(link)
+    db.session.flush()
+    return link
+
+
+def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
+    child = sa.orm.aliased(Person)
+    link = db.session.scalar(
+        sa.select(Guardianship)
+        .join(child, child.id == Guardianship.child_id)
+        .join(Household, Household.id == child.household_id)
+        .where(Guardianship.id == guardianship_id, household_scope(actor))
+    )
+    if link is None:
+        raise NotFound("No such guardianship.")
+    return link
+
+
+def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
+    if link.guardian_person_id is not None and (
+        changes.get("external_name") or changes.get("external_contact")
+    ):
+        raise Invalid(
+            {"external_name": ["This link is to a person on record; edit that person instead."]}
+        )
+    if link.guardian_person_id is None and "external_name" in changes:
+        name = (changes["external_name"] or "").strip()
+        if not name:
+            raise Invalid({"external_name": ["An outside guardian needs a name."]})
+        changes = {**changes, "external_name": name}
+    for field in ("relationship", "legal_status", "external_name", "external_contact"):
+        if field in changes:
+            setattr(link, field, changes[field])
+    db.session.flush()
+    return link

@@ -1,0 +1,226 @@
+"""Shared HTTP mechanisms: the unit of work, media types, cursor pagination, ETag/If-Match."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import Flask, current_app, request
+from flask.views import MethodView
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.errors import Invalid, PreconditionFailed, PreconditionRequired, UnsupportedMediaType
+from app.extensions import db, declare_write_intent
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_PAGE_SIZE = 200
+
+
+class Resource(MethodView):
+    """A MethodView whose request is one unit of work: commit on success, else roll back."""
+
+    def dispatch_request(self, **kwargs: Any) -> Any:
+        try:
+            response = super().dispatch_request(**kwargs)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        return response
+
+
+def accepts_media(*media_types: str):
+    """Let a view method take request bodies of other media types than JSON (uploads)."""
+
+    def decorate(fn):
+        fn._accepts_media = frozenset(media_types)
+        return fn
+
+    return decorate
+
+
+def _view_method():
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    method = request.method.lower()
+    if method == "head":
+        method = "get"
+    return getattr(view_class, method, None)
+
+
+def _check_media_type() -> None:
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+    if not has_body and not request.headers.get("Content-Type"):
+        return
+    if request.is_json:
+        return
+    allowed = getattr(_view_method(), "_accepts_media", frozenset())
+    if request.mimetype in allowed:
+        return
+    raise UnsupportedMediaType(
+        f"Send the body as application/json (got {request.mimetype or 'no Content-Type'})."
+    )
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Before authentication: declare whether this request's transaction will write."""
+
+    @app.before_request
+    def _begin_unit_of_work() -> None:
+        declare_write_intent(request.method not in SAFE_METHODS)
+
+
+def register_media_type_check(app: Flask) -> None:
+    """After authentication (so a stranger learns nothing): bodies must be JSON."""
+
+    @app.before_request
+    def _media_type() -> None:
+        if request.routing_exception is None:
+            _check_media_type()
+
+
+# --- cursor pagination -------------------------------------------------------------------
+
+
+class PageArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=50,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Items per page (at most {MAX_PAGE_SIZE})"},
+    )
+    cursor = ma.fields.String(
+        load_default=None, metadata={"description": "The `next_cursor` of the previous page"}
+    )
+
+
+_page_schemas: dict[type, type] = {}
+
+
+def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The schema of one page of ``item_schema`` items: ``{items, next_cursor}``."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item_schema] = type(
+            name,
+            (ma.Schema,),
+            {
+                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+                "next_cursor": ma.fields.String(allow_none=True, required=True),
+            },
+        )
+    return _page_schemas[item_schema]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decode_value(column: InstrumentedAttribute, raw: Any) -> Any:
+    python_type = column.type.python_type
+    if python_type is dt.datetime:
+        return dt.datetime.fromisoformat(raw)
+    if python_type is dt.date:
+        return dt.date.fromisoformat(raw)
+    if python_type is uuid.UUID:
+        return uuid.UUID(raw)
+    if python_type in (int, str) and isinstance(raw, python_type):
+        return raw
+    raise ValueError(raw)
+
+
+def paginate(
+    stmt: sa.Select,
+    order: Sequence[tuple[InstrumentedAttribute, bool]],
+    *,
+    limit: int,
+    cursor: str | None,
+    load: Callable[[sa.Select], list[Any]] | None = None,
+) -> tuple[list[Any], str | None]:
+    """Run ``stmt`` one keyset page at a time.
+
+    ``order`` is a list of ``(column, descending)`` whose last column is unique; the cursor
+    carries the last row's values of those columns, so page 200 costs what page 1 costs.
+    ``load`` runs the final statement (default: the ORM objects it selects).
+    """
+    if cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+            if not isinstance(raw, list) or len(raw) != len(order):
+                raise ValueError(cursor)
+            values = [_decode_value(col, v) for (col, _), v in zip(order, raw, strict=True)]
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise Invalid({"cursor": ["Not a cursor this list gave out."]}) from None
+        alternatives = []
+        for i, (col, descending) in enumerate(order):
+            equal = [order[j][0] == values[j] for j in range(i)]
+            beyond = col < values[i] if descending else col > values[i]
+            alternatives.append(sa.and_(*equal, beyond))
+        stmt = stmt.where(sa.or_(*alternatives))
+    stmt = stmt.order_by(*(col.desc() if desc else col.asc() for col, desc in order))
+    stmt = stmt.limit(limit + 1)
+    rows = load(stmt) if load else list(db.session.scalars(stmt))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    token = [_encode_value(getattr(last, col.key)) for col, _ in order]
+    encoded = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
+    return rows, encoded
+
+
+# --- ETag / If-Match ---------------------------------------------------------------------
+
+
+def etag_of(resource: Any) -> str:
+    return f'"{resource.version}"'
+
+
+def with_etag(resource: Any, status: int = 200, headers: dict[str, str] | None = None):
+    """A view's return value carrying the resource's ETag (its ``version``)."""
+    return resource, status, {"ETag": etag_of(resource), **(headers or {})}
+
+
+def require_if_match(resource: Any) -> None:
+    """Refuse a change made without ``If-Match`` (428) or against a stale version (412)."""
+    if not request.headers.get("If-Match"):
+        raise PreconditionRequired(
+            "Send If-Match with the ETag you last read, so no one's change is overwritten."
+        )
+    if request.if_match.star_tag:
+        return
+    if not request.if_match.contains(str(resource.version)):
+        raise PreconditionFailed(
+            f"This resource is at version {resource.version}; fetch it again and retry.",
+            headers={"ETag": etag_of(resource)},
+        )
+
+
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The ETag last read; 428 when missing, 412 when stale.",
+}
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "A retried request with the same key replays the first answer.",
+}

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, created_at, enum_check, uuid_pk
+
+STATES = ("in_flight", "completed")
+
+
+class IdempotencyKey(Base):
+    """The first answer to a creating request, replayed when the client retries it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "key"),
+        enum_check("state", STATES),
+        sa.CheckConstraint(
+            "state = 'in_flight' OR (status_code IS NOT NULL AND response_body IS NOT NULL)",
+            name="completed_has_response",
+        ),
+    )
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    method: Mapped[str] = mapped_column(sa.String(10))
+    path: Mapped[str] = mapped_column(sa.String(500))
+    #: SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    #: When the request holding the key started; after a while it is taken to have died.
+    locked_at: Mapped[dt.datetime]
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(sa.Text)
+    response_headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

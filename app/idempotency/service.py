@@ -1,0 +1,166 @@
+"""Idempotency keys: a retried create replays its first answer instead of creating twice.
+
+The key is claimed in a short transaction of its own (so a concurrent retry sees it and
+gets 409), the work and its recorded answer then commit together, and a failed request
+releases the key so the client can try again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from app.db import utcnow
+from app.errors import Conflict, DomainError
+from app.extensions import db
+from app.idempotency.models import IdempotencyKey
+
+REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
+
+
+class KeyReused(DomainError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
+
+
+class InvalidKey(DomainError):
+    status, code, title = 400, "invalid_idempotency_key", "Invalid Idempotency-Key"
+
+
+@dataclass
+class Claim:
+    record: IdempotencyKey
+    replay: Response | None = None
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyKey) -> Response:
+    response = current_app.response_class(record.response_body, status=record.status_code)
+    for name, value in (record.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def claim_key(
+    user_id: uuid.UUID, key: str, method: str, path: str, print_: str, now: dt.datetime
+) -> Claim:
+    """Find or take ``key`` for this user; flushes only."""
+    session = db.session
+    session.execute(
+        sa.delete(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.expires_at <= now
+        )
+    )
+    record = session.scalar(
+        sa.select(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .with_for_update()
+    )
+    if record is None:
+        ttl = dt.timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+        record = IdempotencyKey(
+            user_id=user_id,
+            key=key,
+            method=method,
+            path=path,
+            fingerprint=print_,
+            state="in_flight",
+            locked_at=now,
+            expires_at=now + ttl,
+        )
+        session.add(record)
+        session.flush()
+        return Claim(record)
+    if record.fingerprint != print_:
+        raise KeyReused(
+            "This Idempotency-Key was used for a different request; use a new key."
+        )
+    if record.state == "completed":
+        return Claim(record, replay=_replay(record))
+    stale_after = dt.timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])
+    if record.locked_at > now - stale_after:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="request_in_flight",
+            headers={"Retry-After": "1"},
+        )
+    record.locked_at = now
+    session.flush()
+    return Claim(record)
+
+
+def complete_key(record: IdempotencyKey, response: Response) -> None:
+    record.state = "completed"
+    record.status_code = response.status_code
+    record.response_body = response.get_data(as_text=True)
+    record.response_headers = {
+        name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
+    }
+    db.session.flush()
+
+
+def release_key(record_id: uuid.UUID) -> None:
+    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+
+
+def idempotent(view):
+    """Make a creating view method honour the ``Idempotency-Key`` header.
+
+    It commits itself: the claim before the work, then the work with its answer.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        from app.auth.access import current_actor
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > 255:
+            raise InvalidKey("Idempotency-Key must be 1 to 255 characters.")
+        actor = current_actor()
+        print_ = fingerprint(request.method, request.path, request.get_data(cache=True))
+        try:
+            claim = claim_key(actor.id, key, request.method, request.path, print_, utcnow())
+            db.session.commit()
+        except IntegrityError:
+            # a concurrent request inserted the same key first: it is in flight
+            db.session.rollback()
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                code="request_in_flight",
+                headers={"Retry-After": "1"},
+            ) from None
+        if claim.replay is not None:
+            return claim.replay
+        record_id = claim.record.id
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+            if 200 <= response.status_code < 300:
+                complete_key(claim.record, response)
+            else:
+                release_key(record_id)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            release_key(record_id)
+            db.session.commit()
+            raise
+        return response
+
+    return wrapper

@@ -1,0 +1,5 @@
+from config.defaults import Defaults
+
+
+class Development(Defaults):
+    LOG_LEVEL = "INFO"

@@ -1,0 +1,7 @@
+from config.defaults import Defaults
+
+
+class Production(Defaults):
+    #: Must be overridden: production refuses to start without an explicit database URL.
+    DATABASE_URL = ""
+    LOG_LEVEL = "INFO"
