@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask
 
 import config
-from app.extensions import db, limiter
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -21,6 +20,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    # imported here: the submodule app.db would shadow a module-level name `db`
+    from app.extensions import db, limiter
 
     db.init_app(app)
     limiter.init_app(app)
