@@ -49,9 +49,7 @@ API_SETTINGS = {
             )
         },
         "security": [{"bearerAuth": []}],
-        "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     },
 }
 

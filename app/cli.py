@@ -22,8 +22,11 @@ demo_cli = AppGroup("demo", help="Fictional demo data.")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    # stdout is looked up now, not at import: click's runner (and any caller) may redirect it
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"), stdout=sys.stdout)
     cfg.attributes["database_url"] = database_url or current_app.config["DATABASE_URL"]
+    # the app has configured logging already; alembic.ini's logging is for the alembic CLI
+    cfg.attributes["configure_logger"] = False
     return cfg
 
 

@@ -28,6 +28,11 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[dt.datetime]:
+        # TypeDecorator does not delegate this to impl; cursor decoding relies on it.
+        return dt.datetime
+
     def process_bind_param(self, value, dialect):
         if value is None:
             return None

@@ -85,7 +85,9 @@ def seed() -> bool:
             coordinator, child, {"guardian_person_id": mother.id, "relationship": "mother"}
         )
         households.add_guardian(
-            coordinator, child, {"guardian_person_id": grandfather.id, "relationship": "grandparent"}
+            coordinator,
+            child,
+            {"guardian_person_id": grandfather.id, "relationship": "grandparent"},
         )
         households.add_guardian(
             coordinator,

@@ -165,15 +165,17 @@ def handle_http_exception(error: HTTPException) -> Response:
             errors=errors,
         )
     headers = dict(data.get("headers") or {})
+    raised_headers = dict(error.get_headers())
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):
-        if name in error.get_headers():
-            headers.update({name: dict(error.get_headers())[name]})
-    return problem(
-        status,
-        code=_http_code(status),
-        detail=data.get("message") or error.description,
-        headers=headers,
-    )
+        if name in raised_headers:
+            headers[name] = raised_headers[name]
+    detail = data.get("message") or error.description
+    if status == 400 and isinstance(errors, dict):
+        # webargs: {"json": ["Invalid JSON body."]}
+        detail = (
+            " ".join(str(message) for messages in errors.values() for message in messages) or detail
+        )
+    return problem(status, code=_http_code(status), detail=detail, headers=headers)
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:

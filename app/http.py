@@ -14,13 +14,32 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask, current_app, request
 from flask.views import MethodView
+from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy.orm import InstrumentedAttribute
+from webargs.flaskparser import FlaskParser
 
 from app.errors import Invalid, PreconditionFailed, PreconditionRequired, UnsupportedMediaType
 from app.extensions import db, declare_write_intent
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_PAGE_SIZE = 200
+
+
+class ArgumentParser(FlaskParser):
+    """webargs' parser, refusing unknown query parameters too (422), not only body fields:
+    a mistyped filter (``?stauts=ready``) must not silently return everything."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint with the strict argument parser."""
+
+    ARGUMENTS_PARSER = ArgumentParser()
 
 
 class Resource(MethodView):
@@ -131,14 +150,20 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(column: InstrumentedAttribute, raw: Any) -> Any:
+    """One cursor value back into the column's type; ValueError when it cannot be one."""
     python_type = column.type.python_type
+    if python_type in (dt.datetime, dt.date, uuid.UUID) and not isinstance(raw, str):
+        raise ValueError(raw)
     if python_type is dt.datetime:
-        return dt.datetime.fromisoformat(raw)
+        value = dt.datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ValueError(raw)
+        return value
     if python_type is dt.date:
         return dt.date.fromisoformat(raw)
     if python_type is uuid.UUID:
         return uuid.UUID(raw)
-    if python_type in (int, str) and isinstance(raw, python_type):
+    if python_type in (int, str) and type(raw) is python_type:
         return raw
     raise ValueError(raw)
 

@@ -56,8 +56,8 @@ def load(env: str | None = None, environ: dict[str, str] | None = None) -> dict[
             explicit.add(key)
     settings["ENV"] = env
     if env == "production":
-        if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        if settings["SECRET_KEY"].strip() in ("", DEFAULT_SECRET_KEY):
             raise ConfigError("production needs SAFEPASSAGE_SECRET_KEY set to a secret of its own")
-        if "DATABASE_URL" not in explicit:
+        if "DATABASE_URL" not in explicit or not settings["DATABASE_URL"].strip():
             raise ConfigError("production needs SAFEPASSAGE_DATABASE_URL set explicitly")
     return settings

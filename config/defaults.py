@@ -22,6 +22,10 @@ class Defaults:
     #: Where the login throttle keeps its counters: memory:// for one process,
     #: redis://host:6379 when several app servers share the load.
     RATELIMIT_STORAGE_URI = "memory://"
+    #: How many reverse proxies stand in front of the app and set X-Forwarded-For/-Proto.
+    #: 0 trusts no such header; behind one nginx or load balancer set 1, so the login
+    #: throttle counts the client's address, not the proxy's.
+    TRUSTED_PROXIES = 0
     PASSWORD_MIN_LENGTH = 12
     #: argon2id cost (argon2-cffi's defaults, RFC 9106's second recommendation).
     ARGON2_TIME_COST = 3

@@ -84,11 +84,9 @@ def _clean_tables(request):
     db.session.remove()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("TRUNCATE " + ", ".join(tables) + " CASCADE")
-        else:
-            for table in tables:
-                conn.exec_driver_sql(f"DELETE FROM {table}")
+        # DELETE, not TRUNCATE: on a handful of rows it is several times faster on PostgreSQL
+        for table in tables:
+            conn.exec_driver_sql(f"DELETE FROM {table}")
     with app.app_context():
         limiter.reset()
 

@@ -47,9 +47,9 @@ def current_token() -> ApiToken:
     return g.token
 
 
-def access_policy(endpoint: str, method: str) -> frozenset[str] | str | None:
+def access_policy(app: Flask, endpoint: str, method: str) -> frozenset[str] | str | None:
     """The declared policy of a route's method: a set of roles, PUBLIC, or None."""
-    view = current_app.view_functions[endpoint]
+    view = app.view_functions[endpoint]
     view_class = getattr(view, "view_class", None)
     target = getattr(view_class, method.lower(), None) if view_class else view
     return getattr(target, "_access", None)
@@ -86,7 +86,7 @@ def register_access_control(app: Flask) -> None:
         if request.method == "OPTIONS":
             return
         method = "GET" if request.method == "HEAD" else request.method
-        policy = access_policy(request.endpoint, method)
+        policy = access_policy(current_app, request.endpoint, method)
         if policy == PUBLIC:
             return
         authenticate()

@@ -6,7 +6,6 @@ import uuid
 
 import sqlalchemy as sa
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from app.auth import service
 from app.auth.access import CASE_ROLES, current_actor, current_token, public, roles
@@ -25,6 +24,7 @@ from app.extensions import limiter
 from app.http import (
     IDEMPOTENCY_KEY_PARAMETER,
     IF_MATCH_PARAMETER,
+    Blueprint,
     PageArgsSchema,
     Resource,
     page_of,

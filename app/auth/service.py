@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -83,10 +84,8 @@ def issue_token(username: str, password: str, device_label: str | None) -> Issue
     refused = Unauthorized("The username or password is wrong.", code="invalid_credentials")
     if user is None:
         # spend the same time as a real check, so timing does not reveal who exists
-        try:
+        with contextlib.suppress(VerificationError):
             hasher.verify(_dummy_hash(hasher), password)
-        except VerificationError:
-            pass
         raise refused
     try:
         hasher.verify(user.password_hash, password)
@@ -201,9 +200,7 @@ def create_user(
 ) -> User:
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
-        raise Invalid(
-            {"username": ["Use 3-64 letters, digits, dots, dashes or underscores."]}
-        )
+        raise Invalid({"username": ["Use 3-64 letters, digits, dots, dashes or underscores."]})
     if role not in ROLES:
         raise Invalid({"role": [f"Must be one of: {', '.join(ROLES)}."]})
     full_name = (full_name or username).strip()
@@ -254,17 +251,19 @@ def update_user(actor: User, user: User, changes: dict) -> User:
             code="self_lockout",
         )
     role = changes.get("role", user.role)
-    team_id = changes["team_id"] if "team_id" in changes else user.team_id
+    team_id = changes.get("team_id", user.team_id)
     if role not in ROLES:
         raise Invalid({"role": [f"Must be one of: {', '.join(ROLES)}."]})
     _check_team_for_role(role, team_id)
+    if "password" in changes:
+        check_password_policy(
+            changes["password"], user.username, changes.get("full_name", user.full_name)
+        )
+        user.password_hash = hash_password(changes["password"])
     for field in ("full_name", "role", "is_active"):
         if field in changes:
             setattr(user, field, changes[field])
     user.team_id = team_id
-    if "password" in changes:
-        check_password_policy(changes["password"], user.username, user.full_name)
-        user.password_hash = hash_password(changes["password"])
     db.session.flush()
     if changes.get("is_active") is False or "password" in changes:
         revoke_all_tokens(user)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from flask_smorest import Blueprint
-
 from app.auth.access import CASE_ROLES, current_actor, roles
 from app.households import service
 from app.households.models import Guardianship, Household, Person
@@ -22,6 +20,7 @@ from app.households.schemas import (
 from app.http import (
     IDEMPOTENCY_KEY_PARAMETER,
     IF_MATCH_PARAMETER,
+    Blueprint,
     PageArgsSchema,
     Resource,
     page_of,

@@ -38,6 +38,8 @@ LEGAL_STATUSES = ("active", "deceased", "missing", "deprived_of_rights")
 
 ADULT_AGE = 18
 ELDERLY_AGE = 60
+#: Older than this is a typing error, not a person (estimated ages stop here too).
+MAX_AGE = 120
 
 JSONList = sa.JSON().with_variant(JSONB(), "postgresql")
 
@@ -65,9 +67,7 @@ class Household(Versioned, Base):
         enum_check("status", HOUSEHOLD_STATUSES),
         enum_check("priority", PRIORITIES),
         sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
-        sa.CheckConstraint(
-            "longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"
-        ),
+        sa.CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"),
         sa.CheckConstraint(
             "(latitude IS NULL) = (longitude IS NULL)", name="coordinates_both_or_neither"
         ),

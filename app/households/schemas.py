@@ -6,6 +6,7 @@ from marshmallow import fields, validate
 from app.households.models import (
     HOUSEHOLD_STATUSES,
     LEGAL_STATUSES,
+    MAX_AGE,
     MOBILITIES,
     NEEDS,
     PERSON_STATUSES,
@@ -16,6 +17,8 @@ from app.households.models import (
 from app.http import PageArgsSchema
 
 MAX_TEXT = 4000
+#: A name or place made only of spaces says nothing; refuse it.
+NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
 
 
 def _text(max_length: int = MAX_TEXT, **kwargs) -> fields.String:
@@ -26,7 +29,7 @@ class HouseholdSchema(ma.Schema):
     id = fields.UUID(metadata={"description": "Client-chosen UUID (optional on create)"})
     ref = fields.String(dump_only=True, metadata={"description": "Short reference for radio"})
     team_id = fields.UUID(allow_none=True)
-    locality = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    locality = fields.String(required=True, validate=[validate.Length(min=1, max=120), NOT_BLANK])
     district = _text(120)
     address_description = _text()
     latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
@@ -56,7 +59,7 @@ class HouseholdUpdateSchema(HouseholdSchema):
     class Meta:
         exclude = ("id",)
 
-    locality = fields.String(validate=validate.Length(min=1, max=120))
+    locality = fields.String(validate=[validate.Length(min=1, max=120), NOT_BLANK])
 
 
 class HouseholdQueryArgsSchema(PageArgsSchema):
@@ -72,7 +75,7 @@ class HouseholdQueryArgsSchema(PageArgsSchema):
 class PersonSchema(ma.Schema):
     id = fields.UUID(metadata={"description": "Client-chosen UUID (optional on create)"})
     household_id = fields.UUID(dump_only=True)
-    full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    full_name = fields.String(required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK])
     sex = fields.String(validate=validate.OneOf(SEXES))
     date_of_birth = fields.Date(metadata={"description": "Or send estimated_age on create"})
     dob_estimated = fields.Boolean(dump_only=True)
@@ -88,7 +91,7 @@ class PersonSchema(ma.Schema):
 class PersonCreateSchema(PersonSchema):
     estimated_age = fields.Integer(
         load_only=True,
-        validate=validate.Range(min=0, max=120),
+        validate=validate.Range(min=0, max=MAX_AGE),
         metadata={"description": "Age in years when the birth date is not known"},
     )
 
@@ -97,7 +100,7 @@ class PersonUpdateSchema(PersonCreateSchema):
     class Meta:
         exclude = ("id",)
 
-    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    full_name = fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK])
 
 
 class GuardianshipSchema(ma.Schema):

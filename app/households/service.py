@@ -18,6 +18,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.households.models import (
     ADULT_AGE,
+    MAX_AGE,
     Guardianship,
     Household,
     Person,
@@ -192,8 +193,10 @@ def update_household(actor: User, household: Household, changes: dict) -> Househ
 
 
 def person_scope(actor: User) -> sa.Select:
-    return sa.select(Person).join(Household, Household.id == Person.household_id).where(
-        household_scope(actor)
+    return (
+        sa.select(Person)
+        .join(Household, Household.id == Person.household_id)
+        .where(household_scope(actor))
     )
 
 
@@ -215,6 +218,8 @@ def _birth_date(data: dict, day: dt.date) -> tuple[dt.date, bool] | None:
     if data.get("date_of_birth") is not None:
         if data["date_of_birth"] > day:
             raise Invalid({"date_of_birth": ["A birth date cannot be in the future."]})
+        if data["date_of_birth"] <= years_before(day, MAX_AGE + 1):
+            raise Invalid({"date_of_birth": [f"Nobody here is older than {MAX_AGE}."]})
         return data["date_of_birth"], False
     if data.get("estimated_age") is not None:
         # midway through the estimated year of age: "about 7" is 7½ today
@@ -263,7 +268,9 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
         person.date_of_birth, person.dob_estimated = born
         if person.is_child:
             _refuse_if_guardian(person)
-    for field in ("full_name", "sex", "status", "mobility", "medical_notes"):
+    if "full_name" in changes:
+        person.full_name = changes["full_name"].strip()
+    for field in ("sex", "status", "mobility", "medical_notes"):
         if field in changes:
             setattr(person, field, changes[field])
     db.session.flush()
@@ -272,7 +279,9 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
 
 def _refuse_if_guardian(person: Person) -> None:
     guards = db.session.scalar(
-        sa.select(sa.func.count(Guardianship.id)).where(Guardianship.guardian_person_id == person.id)
+        sa.select(sa.func.count(Guardianship.id)).where(
+            Guardianship.guardian_person_id == person.id
+        )
     )
     if guards:
         raise Invalid(

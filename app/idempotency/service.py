@@ -86,9 +86,7 @@ def claim_key(
         session.flush()
         return Claim(record)
     if record.fingerprint != print_:
-        raise KeyReused(
-            "This Idempotency-Key was used for a different request; use a new key."
-        )
+        raise KeyReused("This Idempotency-Key was used for a different request; use a new key.")
     if record.state == "completed":
         return Claim(record, replay=_replay(record))
     stale_after = dt.timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])

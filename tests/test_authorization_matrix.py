@@ -1,0 +1,192 @@
+"""The authorisation matrix: every route has a policy, and the app enforces it.
+
+``POLICY`` is the reviewed table of who may call what. It is generated against
+``app.url_map``: a new route without an entry fails the first test, and the others check
+401 without a token, 403 for each role the table leaves out, no 401/403 for the roles it
+lets in, and 404 (not 403) for a field worker reaching into another team's case data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.auth.access import PUBLIC, access_policy
+from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
+
+ALL = frozenset({FIELD_WORKER, COORDINATOR, ADMIN})
+CASE = frozenset({FIELD_WORKER, COORDINATOR})
+ADMIN_ONLY = frozenset({ADMIN})
+OPEN = "open"  # infrastructure: docs and health probes
+
+POLICY: dict[tuple[str, str], frozenset[str] | str] = {
+    ("/healthz", "GET"): OPEN,
+    ("/readyz", "GET"): OPEN,
+    ("/api/v1/openapi.json", "GET"): OPEN,
+    ("/api/docs", "GET"): OPEN,
+    ("/api/v1/auth/tokens", "POST"): PUBLIC,
+    ("/api/v1/auth/tokens/current", "DELETE"): ALL,
+    ("/api/v1/me", "GET"): ALL,
+    ("/api/v1/teams", "GET"): ALL,
+    ("/api/v1/teams", "POST"): ADMIN_ONLY,
+    ("/api/v1/users", "GET"): ADMIN_ONLY,
+    ("/api/v1/users", "POST"): ADMIN_ONLY,
+    ("/api/v1/users/<uuid:user_id>", "GET"): ADMIN_ONLY,
+    ("/api/v1/users/<uuid:user_id>", "PATCH"): ADMIN_ONLY,
+    ("/api/v1/users/<uuid:user_id>/tokens", "DELETE"): ADMIN_ONLY,
+    ("/api/v1/households", "GET"): CASE,
+    ("/api/v1/households", "POST"): CASE,
+    ("/api/v1/households/<uuid:household_id>", "GET"): CASE,
+    ("/api/v1/households/<uuid:household_id>", "PATCH"): CASE,
+    ("/api/v1/households/<uuid:household_id>/members", "GET"): CASE,
+    ("/api/v1/households/<uuid:household_id>/members", "POST"): CASE,
+    ("/api/v1/persons/<uuid:person_id>", "GET"): CASE,
+    ("/api/v1/persons/<uuid:person_id>", "PATCH"): CASE,
+    ("/api/v1/persons/<uuid:person_id>/guardians", "GET"): CASE,
+    ("/api/v1/persons/<uuid:person_id>/guardians", "POST"): CASE,
+    ("/api/v1/guardianships/<uuid:guardianship_id>", "GET"): CASE,
+    ("/api/v1/guardianships/<uuid:guardianship_id>", "PATCH"): CASE,
+}
+
+#: A valid body per writing route, so a scope check is reached rather than validation.
+BODIES: dict[tuple[str, str], dict] = {
+    ("/api/v1/auth/tokens", "POST"): {"username": "nobody", "password": "wrong"},
+    ("/api/v1/teams", "POST"): {"name": "Team Matrix"},
+    ("/api/v1/users", "POST"): {
+        "username": "matrixuser",
+        "role": COORDINATOR,
+        "password": "matrix-password-long",
+    },
+    ("/api/v1/households", "POST"): {"locality": "Matrix"},
+    ("/api/v1/households/<uuid:household_id>/members", "POST"): {
+        "full_name": "Matrix Person",
+        "estimated_age": 40,
+    },
+    ("/api/v1/persons/<uuid:person_id>/guardians", "POST"): {
+        "external_name": "Matrix Parent",
+        "relationship": "father",
+    },
+}
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def _guarded():
+    return [key for key, policy in POLICY.items() if policy not in (OPEN, PUBLIC)]
+
+
+def test_every_route_has_a_policy_entry(app):
+    routes = _routes(app)
+    missing = sorted(routes - POLICY.keys())
+    stale = sorted(POLICY.keys() - routes)
+    assert not missing, f"routes without an entry in POLICY: {missing}"
+    assert not stale, f"POLICY entries for routes that no longer exist: {stale}"
+
+
+def test_the_app_declares_what_the_table_says(app):
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            expected = POLICY[(rule.rule, method)]
+            if expected == OPEN:
+                continue
+            assert access_policy(app, rule.endpoint, method) == expected, (rule.rule, method)
+
+
+@pytest.fixture
+def world(app, make_user, team, other_team, make_household, make_person, make_guardian, login):
+    """Users of each role and a case in each of two teams."""
+    users = {
+        FIELD_WORKER: make_user(FIELD_WORKER, team),
+        COORDINATOR: make_user(COORDINATOR),
+        ADMIN: make_user(ADMIN),
+    }
+    cases = {}
+    for which, owner in (("own", team), ("other", other_team)):
+        household = make_household(team=owner)
+        mother = make_person(household, age=33)
+        child = make_person(household, age=6)
+        link = make_guardian(child, mother, "mother")
+        cases[which] = {
+            "household_id": household.id,
+            "person_id": child.id,
+            "guardianship_id": link.id,
+            "user_id": users[ADMIN].id,
+        }
+    return users, cases, login
+
+
+def _url(rule: str, ids: dict) -> str:
+    url = rule
+    for name, value in ids.items():
+        url = url.replace(f"<uuid:{name}>", str(value))
+    return url
+
+
+def _call(api, method: str, url: str, body: dict | None):
+    headers = {"If-Match": "*"} if method == "PATCH" else {}
+    if method in ("POST", "PATCH"):
+        return getattr(api, method.lower())(url, json=body or {}, headers=headers)
+    return getattr(api, method.lower())(url, headers=headers)
+
+
+@pytest.mark.parametrize(("rule", "method"), _guarded())
+def test_no_token_is_401(rule, method, world, anonymous):
+    _, cases, _ = world
+    response = _call(anonymous, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(("rule", "method"), _guarded())
+def test_roles_outside_the_policy_get_403(rule, method, world):
+    users, cases, login = world
+    for role in sorted(ALL - POLICY[(rule, method)]):
+        api = login(users[role])
+        response = _call(api, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+        assert response.status_code == 403, (role, response.get_json())
+        assert response.get_json()["code"] == "role_forbidden"
+
+
+@pytest.mark.parametrize(("rule", "method"), _guarded())
+def test_roles_inside_the_policy_are_let_in(rule, method, world):
+    users, cases, login = world
+    for role in sorted(POLICY[(rule, method)]):
+        api = login(users[role])  # fresh token: some routes revoke tokens
+        response = _call(api, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+        assert response.status_code not in (401, 403), (role, response.get_json())
+
+
+SCOPED = [
+    key
+    for key in _guarded()
+    if POLICY[key] == CASE
+    and any(f"<uuid:{n}>" in key[0] for n in ("household_id", "person_id", "guardianship_id"))
+]
+
+
+@pytest.mark.parametrize(("rule", "method"), SCOPED)
+def test_another_teams_case_is_404_to_a_field_worker(rule, method, world):
+    users, cases, login = world
+    api = login(users[FIELD_WORKER])
+    response = _call(api, method, _url(rule, cases["other"]), BODIES.get((rule, method)))
+    assert response.status_code == 404, response.get_json()
+    assert response.get_json()["code"] == "not_found"
+    coordinator = login(users[COORDINATOR])
+    seen = _call(coordinator, method, _url(rule, cases["other"]), BODIES.get((rule, method)))
+    assert seen.status_code != 404
+
+
+def test_unknown_ids_are_404_not_500(world):
+    users, _, login = world
+    api = login(users[COORDINATOR])
+    for rule, method in SCOPED:
+        ids = {k: uuid.uuid4() for k in ("household_id", "person_id", "guardianship_id")}
+        response = _call(api, method, _url(rule, ids), BODIES.get((rule, method)))
+        assert response.status_code == 404, (rule, method)

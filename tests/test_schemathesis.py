@@ -1,0 +1,73 @@
+"""Property-based tests over the OpenAPI document, in-process, authenticated as each role.
+
+For every documented operation schemathesis generates requests (valid and invalid) with a
+fixed seed and a bounded number of examples; whatever it sends, no answer may be a 5xx and
+every answer must match what the document promises (status, media type, body schema).
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
+from app.extensions import limiter
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def api_schema(app):
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+
+
+@pytest.fixture
+def no_login_throttle(app):
+    """Generated requests include many failed logins; throttling has tests of its own."""
+    limiter.enabled = False
+    yield
+    limiter.enabled = True
+
+
+@pytest.fixture
+def users_by_role(no_login_throttle, make_user, team, make_household, make_person, make_guardian):
+    """A user of each role, and some case data for the generated requests to find."""
+    household = make_household(team=team)
+    mother = make_person(household, age=35, full_name="Mira Example")
+    child = make_person(household, age=8, full_name="Nika Example")
+    make_guardian(child, mother, "mother")
+    return {
+        FIELD_WORKER: make_user(FIELD_WORKER, team),
+        COORDINATOR: make_user(COORDINATOR),
+        ADMIN: make_user(ADMIN),
+    }
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_document(case, users_by_role, login):
+    for user in users_by_role.values():
+        # a fresh token each time: the generated requests include logging out
+        headers = {"Authorization": f"Bearer {login(user).token}"}
+        case.call_and_validate(headers=headers, checks=CHECKS)
+    case.call_and_validate(checks=CHECKS)
