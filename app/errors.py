@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class ReasonSchema(ma.Schema):
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
-    person_id = ma.fields.UUID()
+    person_id = ma.fields.UUID(allow_none=True)
 
 
 class ProblemSchema(ma.Schema):

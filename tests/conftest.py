@@ -9,6 +9,7 @@ requests under test.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import uuid
@@ -312,5 +313,31 @@ def make_guardian(app, coordinator):
             link = household_service.add_guardian(actor, child, data)
             db.session.commit()
             return link
+
+    return make
+
+
+@pytest.fixture
+def make_consent(app):
+    """``make_consent(recorder, subject, basis, decision, guardianship=None, **fields)``."""
+
+    def make(recorder, subject, basis="self", decision="granted", guardianship=None, **fields):
+        from app.consents import service as consent_service
+
+        data = {
+            "subject_id": subject.id,
+            "basis": basis,
+            "decision": decision,
+            "given_at": fields.pop("given_at", dt.datetime.now(dt.UTC)),
+            "evidence": fields.pop("evidence", "signed_form"),
+            **fields,
+        }
+        if guardianship is not None:
+            data["guardianship_id"] = guardianship.id
+        with app.app_context():
+            actor = db.session.get(type(recorder), recorder.id)
+            record = consent_service.record_consent(actor, data)
+            db.session.commit()
+            return record
 
     return make

@@ -47,6 +47,16 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("/api/v1/persons/<uuid:person_id>/guardians", "POST"): CASE,
     ("/api/v1/guardianships/<uuid:guardianship_id>", "GET"): CASE,
     ("/api/v1/guardianships/<uuid:guardianship_id>", "PATCH"): CASE,
+    ("/api/v1/households/<uuid:household_id>/visits", "GET"): CASE,
+    ("/api/v1/households/<uuid:household_id>/visits", "POST"): CASE,
+    ("/api/v1/households/<uuid:household_id>/timeline", "GET"): CASE,
+    ("/api/v1/consents", "GET"): CASE,
+    ("/api/v1/consents", "POST"): CASE,
+    ("/api/v1/consents/<uuid:consent_id>", "GET"): CASE,
+    ("/api/v1/consents/<uuid:consent_id>/verify", "POST"): frozenset({COORDINATOR}),
+    ("/api/v1/consents/<uuid:consent_id>/reject", "POST"): frozenset({COORDINATOR}),
+    ("/api/v1/consents/<uuid:consent_id>/revoke", "POST"): CASE,
+    ("/api/v1/persons/<uuid:person_id>/eligibility", "GET"): CASE,
 }
 
 #: A valid body per writing route, so a scope check is reached rather than validation.
@@ -66,6 +76,14 @@ BODIES: dict[tuple[str, str], dict] = {
     ("/api/v1/persons/<uuid:person_id>/guardians", "POST"): {
         "external_name": "Matrix Parent",
         "relationship": "father",
+    },
+    ("/api/v1/households/<uuid:household_id>/visits", "POST"): {
+        "visited_at": "2026-01-05T09:30:00+00:00",
+        "outcome": "talked",
+    },
+    ("/api/v1/consents/<uuid:consent_id>/reject", "POST"): {"note": "The form is unsigned."},
+    ("/api/v1/consents/<uuid:consent_id>/revoke", "POST"): {
+        "reason": "The mother changed her mind."
     },
 }
 
@@ -100,8 +118,18 @@ def test_the_app_declares_what_the_table_says(app):
 
 
 @pytest.fixture
-def world(app, make_user, team, other_team, make_household, make_person, make_guardian, login):
-    """Users of each role and a case in each of two teams."""
+def world(
+    app,
+    make_user,
+    team,
+    other_team,
+    make_household,
+    make_person,
+    make_guardian,
+    make_consent,
+    login,
+):
+    """Users of each role and a case in each of two teams, with a grant awaiting review."""
     users = {
         FIELD_WORKER: make_user(FIELD_WORKER, team),
         COORDINATOR: make_user(COORDINATOR),
@@ -113,10 +141,13 @@ def world(app, make_user, team, other_team, make_household, make_person, make_gu
         mother = make_person(household, age=33)
         child = make_person(household, age=6)
         link = make_guardian(child, mother, "mother")
+        recorder = make_user(FIELD_WORKER, owner)
+        consent = make_consent(recorder, child, "parental", "granted", guardianship=link)
         cases[which] = {
             "household_id": household.id,
             "person_id": child.id,
             "guardianship_id": link.id,
+            "consent_id": consent.id,
             "user_id": users[ADMIN].id,
         }
     return users, cases, login
@@ -163,11 +194,11 @@ def test_roles_inside_the_policy_are_let_in(rule, method, world):
         assert response.status_code not in (401, 403), (role, response.get_json())
 
 
+SCOPED_IDS = ("household_id", "person_id", "guardianship_id", "consent_id")
 SCOPED = [
     key
     for key in _guarded()
-    if POLICY[key] == CASE
-    and any(f"<uuid:{n}>" in key[0] for n in ("household_id", "person_id", "guardianship_id"))
+    if POLICY[key] == CASE and any(f"<uuid:{n}>" in key[0] for n in SCOPED_IDS)
 ]
 
 
@@ -187,6 +218,6 @@ def test_unknown_ids_are_404_not_500(world):
     users, _, login = world
     api = login(users[COORDINATOR])
     for rule, method in SCOPED:
-        ids = {k: uuid.uuid4() for k in ("household_id", "person_id", "guardianship_id")}
+        ids = {k: uuid.uuid4() for k in SCOPED_IDS}
         response = _call(api, method, _url(rule, ids), BODIES.get((rule, method)))
         assert response.status_code == 404, (rule, method)

@@ -42,14 +42,19 @@ def no_login_throttle(app):
 
 
 @pytest.fixture
-def users_by_role(no_login_throttle, make_user, team, make_household, make_person, make_guardian):
+def users_by_role(
+    no_login_throttle, make_user, team, make_household, make_person, make_guardian, make_consent
+):
     """A user of each role, and some case data for the generated requests to find."""
     household = make_household(team=team)
     mother = make_person(household, age=35, full_name="Mira Example")
     child = make_person(household, age=8, full_name="Nika Example")
-    make_guardian(child, mother, "mother")
+    link = make_guardian(child, mother, "mother")
+    field_worker = make_user(FIELD_WORKER, team)
+    make_consent(field_worker, child, "parental", "granted", guardianship=link)
+    make_consent(field_worker, mother, "self", "refused")
     return {
-        FIELD_WORKER: make_user(FIELD_WORKER, team),
+        FIELD_WORKER: field_worker,
         COORDINATOR: make_user(COORDINATOR),
         ADMIN: make_user(ADMIN),
     }

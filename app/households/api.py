@@ -34,6 +34,11 @@ blp = Blueprint(
     "households", __name__, url_prefix="/api/v1", description="Households, people, guardians"
 )
 NEWEST_FIRST = [(Household.created_at, True), (Household.id, True)]
+MOST_OVERDUE_FIRST = [
+    (Household.priority_rank, True),
+    (Household.next_visit_due, False),
+    (Household.id, False),
+]
 
 
 @blp.route("/households")
@@ -49,10 +54,11 @@ class Households(Resource):
             priority=args.get("priority"),
             team_id=args.get("team_id"),
             q=args.get("q"),
+            visit_overdue=args.get("visit_overdue"),
         )
         items, cursor = paginate(
             stmt,
-            NEWEST_FIRST,
+            MOST_OVERDUE_FIRST if args.get("visit_overdue") else NEWEST_FIRST,
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.households_with_counts,

@@ -5,7 +5,7 @@ import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app.db import Base, Versioned, created_at, enum_check, updated_at, utcnow, uuid_pk
 
@@ -95,6 +95,11 @@ class Household(Versioned, Base):
     next_visit_due: Mapped[dt.date | None] = mapped_column(index=True)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+    #: 0 (low) to 3 (urgent): orders lists most urgent first.
+    priority_rank: Mapped[int] = column_property(
+        sa.case({p: rank for rank, p in enumerate(PRIORITIES)}, value=priority)
+    )
 
     #: Counts of the people still present, filled in by the queries that load households.
     member_count = 0

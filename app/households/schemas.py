@@ -66,6 +66,9 @@ class HouseholdQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(HOUSEHOLD_STATUSES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     team_id = fields.UUID(metadata={"description": "Coordinators: one team's households"})
+    visit_overdue = fields.Boolean(
+        metadata={"description": "true: next visit is past due, most urgent and oldest first"}
+    )
     q = fields.String(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Text in the ref, the locality or a member's name"},

@@ -14,6 +14,7 @@ import uuid
 import sqlalchemy as sa
 
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
+from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.households.models import (
@@ -25,6 +26,7 @@ from app.households.models import (
     today,
     years_before,
 )
+from app.timeline.service import record_entry
 
 REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to say over a radio
 EDITABLE_HOUSEHOLD_FIELDS = (
@@ -102,8 +104,14 @@ def list_households_query(
     priority: str | None = None,
     team_id: uuid.UUID | None = None,
     q: str | None = None,
+    visit_overdue: bool | None = None,
 ) -> sa.Select:
     stmt = sa.select(Household).where(household_scope(actor))
+    if visit_overdue is not None:
+        overdue = Household.next_visit_due < today()
+        stmt = stmt.where(
+            overdue if visit_overdue else sa.or_(~overdue, Household.next_visit_due.is_(None))
+        )
     if status:
         stmt = stmt.where(Household.status == status)
     if priority:
@@ -152,7 +160,7 @@ def _team_for(actor: User, requested: uuid.UUID | None, requested_given: bool) -
     return requested
 
 
-def _ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
+def ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
     if id is None:
         return uuid.uuid4()
     if db.session.get(model, id) is not None:
@@ -163,7 +171,7 @@ def _ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
 def create_household(actor: User, data: dict) -> Household:
     team_id = _team_for(actor, data.get("team_id"), "team_id" in data)
     household = Household(
-        id=_ensure_new_id(Household, data.get("id")),
+        id=ensure_new_id(Household, data.get("id")),
         ref=_new_ref(),
         team_id=team_id,
         **{k: data[k] for k in EDITABLE_HOUSEHOLD_FIELDS if k in data},
@@ -243,7 +251,7 @@ def add_member(actor: User, household: Household, data: dict) -> Person:
         raise Invalid({"date_of_birth": ["Give a date of birth or an estimated age."]})
     _check_settable_status(data.get("status"))
     person = Person(
-        id=_ensure_new_id(Person, data.get("id")),
+        id=ensure_new_id(Person, data.get("id")),
         household_id=household.id,
         full_name=data["full_name"].strip(),
         date_of_birth=born[0],
@@ -331,7 +339,7 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         if duplicate is not None:
             raise Conflict("This guardian is already linked to the child.", code="duplicate_link")
     link = Guardianship(
-        id=_ensure_new_id(Guardianship, data.get("id")),
+        id=ensure_new_id(Guardianship, data.get("id")),
         child_id=child.id,
         guardian_person_id=guardian_id,
         external_name=external_name,
@@ -340,6 +348,16 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         legal_status=data.get("legal_status", "active"),
     )
     db.session.add(link)
+    record_entry(
+        household_id=child.household_id,
+        occurred_at=utcnow(),
+        kind="guardian_linked",
+        entity_type="guardianship",
+        entity_id=link.id,
+        person_id=child.id,
+        actor=actor,
+        details={"relationship": link.relationship, "legal_status": link.legal_status},
+    )
     db.session.flush()
     return link
 
@@ -369,8 +387,25 @@ def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guard
         if not name:
             raise Invalid({"external_name": ["An outside guardian needs a name."]})
         changes = {**changes, "external_name": name}
+    tracked = ("relationship", "legal_status")
+    before = {field: getattr(link, field) for field in tracked}
     for field in ("relationship", "legal_status", "external_name", "external_contact"):
         if field in changes:
             setattr(link, field, changes[field])
+    after = {field: getattr(link, field) for field in tracked}
+    if before != after:
+        household_id = db.session.scalar(
+            sa.select(Person.household_id).where(Person.id == link.child_id)
+        )
+        record_entry(
+            household_id=household_id,
+            occurred_at=utcnow(),
+            kind="guardianship_changed",
+            entity_type="guardianship",
+            entity_id=link.id,
+            person_id=link.child_id,
+            actor=actor,
+            details={"before": before, "after": after},
+        )
     db.session.flush()
     return link

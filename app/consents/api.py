@@ -1,0 +1,111 @@
+"""Consents and refusals, the coordinators' review, and the eligibility rule."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
+from app.consents import service
+from app.consents.eligibility import evaluate_eligibility
+from app.consents.models import ConsentRecord
+from app.consents.schemas import (
+    ConsentQueryArgsSchema,
+    ConsentSchema,
+    EligibilitySchema,
+    RejectSchema,
+    RevokeSchema,
+    VerifySchema,
+)
+from app.households.service import get_person
+from app.http import IDEMPOTENCY_KEY_PARAMETER, Blueprint, Resource, page_of, paginate
+from app.idempotency.service import idempotent
+
+blp = Blueprint("consents", __name__, url_prefix="/api/v1", description="Consents and eligibility")
+OLDEST_FIRST = [(ConsentRecord.recorded_at, False), (ConsentRecord.id, False)]
+
+
+@blp.route("/consents")
+class Consents(Resource):
+    @roles(*CASE_ROLES)
+    @blp.arguments(ConsentQueryArgsSchema, location="query")
+    @blp.response(200, page_of(ConsentSchema))
+    def get(self, args):
+        """Consent records, oldest first; review_status=pending_review is the review queue"""
+        filters = {k: v for k, v in args.items() if k not in ("limit", "cursor")}
+        items, cursor = paginate(
+            service.consents_query(current_actor(), **filters),
+            OLDEST_FIRST,
+            limit=args["limit"],
+            cursor=args["cursor"],
+            load=service.load_with_context,
+        )
+        return {"items": items, "next_cursor": cursor}
+
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(ConsentSchema)
+    @blp.response(201, ConsentSchema)
+    def post(self, data):
+        """Record a consent or a refusal (parental, social_services or self)"""
+        actor = current_actor()
+        record = service.record_consent(actor, data)
+        return (
+            service.get_consent(actor, record.id),
+            201,
+            {"Location": f"/api/v1/consents/{record.id}"},
+        )
+
+
+@blp.route("/consents/<uuid:consent_id>")
+class ConsentById(Resource):
+    @roles(*CASE_ROLES)
+    @blp.response(200, ConsentSchema)
+    def get(self, consent_id: uuid.UUID):
+        """One consent record, with its review and revocation"""
+        return service.get_consent(current_actor(), consent_id)
+
+
+@blp.route("/consents/<uuid:consent_id>/verify")
+class VerifyConsent(Resource):
+    @roles(COORDINATOR)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(VerifySchema)
+    @blp.response(200, ConsentSchema)
+    def post(self, data, consent_id: uuid.UUID):
+        """Verify a child's grant (never one you recorded yourself)"""
+        return service.verify_consent(current_actor(), consent_id, data.get("note"))
+
+
+@blp.route("/consents/<uuid:consent_id>/reject")
+class RejectConsent(Resource):
+    @roles(COORDINATOR)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(RejectSchema)
+    @blp.response(200, ConsentSchema)
+    def post(self, data, consent_id: uuid.UUID):
+        """Reject a child's grant, with a note saying why"""
+        return service.reject_consent(current_actor(), consent_id, data["note"])
+
+
+@blp.route("/consents/<uuid:consent_id>/revoke")
+class RevokeConsent(Resource):
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.arguments(RevokeSchema)
+    @blp.response(200, ConsentSchema)
+    def post(self, data, consent_id: uuid.UUID):
+        """Revoke a decision, effective at once, with the reason"""
+        return service.revoke_consent(current_actor(), consent_id, data["reason"])
+
+
+@blp.route("/persons/<uuid:person_id>/eligibility")
+class PersonEligibility(Resource):
+    @roles(*CASE_ROLES)
+    @blp.response(200, EligibilitySchema)
+    def get(self, person_id: uuid.UUID):
+        """May this person be evacuated now? The requirement, the basis, every reason"""
+        return evaluate_eligibility(get_person(current_actor(), person_id))

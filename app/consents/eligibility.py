@@ -1,0 +1,216 @@
+"""The eligibility rule (DESIGN §4): may this person be evacuated, now?
+
+``evaluate_eligibility`` is the one place the rule lives. The eligibility endpoint calls
+it, and so do adding a person to an evacuation and departing, inside their own
+transaction after locking, so a revocation committed a second earlier always wins.
+It reads the records afresh every time: nothing is cached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from app.consents.models import ConsentRecord
+from app.db import utcnow
+from app.extensions import db
+from app.households.models import Guardianship, Person
+
+SELF, PARENTAL, SOCIAL_SERVICES = (
+    "self_consent",
+    "parental_consent",
+    "social_services_authorization",
+)
+
+
+@dataclass
+class Reason:
+    code: str
+    message: str
+    person_id: uuid.UUID | None = None
+
+
+@dataclass
+class Eligibility:
+    person_id: uuid.UUID
+    is_child: bool
+    requirement: str
+    eligible: bool
+    basis: str | None
+    consent_id: uuid.UUID | None
+    evaluated_at: dt.datetime
+    reasons: list[Reason] = field(default_factory=list)
+
+
+@dataclass
+class _Parent:
+    link_id: uuid.UUID
+    name: str
+    relationship: str
+
+
+def _standing(records: list[ConsentRecord], day: dt.date) -> tuple[ConsentRecord | None, bool]:
+    """The latest record that still counts, and whether an expired grant was passed over.
+
+    Revoked and rejected records never count; expired ones no longer do. Records come
+    oldest first, so the last one standing is the latest decision.
+    """
+    standing = None
+    expired_grant = False
+    for record in records:
+        if record.revoked_at is not None or record.review_status == "rejected":
+            continue
+        if record.is_expired_on(day):
+            expired_grant = expired_grant or record.decision == "granted"
+            continue
+        standing = record
+    return standing, expired_grant
+
+
+def _consents(person_id: uuid.UUID) -> list[ConsentRecord]:
+    return list(
+        db.session.scalars(
+            sa.select(ConsentRecord)
+            .where(ConsentRecord.subject_id == person_id)
+            .order_by(ConsentRecord.given_at, ConsentRecord.recorded_at, ConsentRecord.id)
+        )
+    )
+
+
+def _parents(child_id: uuid.UUID) -> list[_Parent]:
+    guardian = aliased(Person)
+    rows = db.session.execute(
+        sa.select(Guardianship, guardian.full_name)
+        .outerjoin(guardian, guardian.id == Guardianship.guardian_person_id)
+        .where(Guardianship.child_id == child_id)
+        .order_by(Guardianship.created_at, Guardianship.id)
+    ).all()
+    return [
+        _Parent(link.id, name or link.external_name or "a parent", link.relationship)
+        for link, name in rows
+        if link.is_parent
+    ]
+
+
+def _missing_or_expired(expired: bool, what: str) -> Reason:
+    if expired:
+        return Reason("consent_expired", f"The {what} has expired; a new one is needed.")
+    return Reason("consent_missing", f"No {what} is on record.")
+
+
+def evaluate_eligibility(person: Person, at: dt.datetime | None = None) -> Eligibility:
+    """Evaluate DESIGN §4 for ``person`` at ``at`` (now by default), reading fresh state."""
+    at = at or utcnow()
+    day = at.date()
+    is_child = person.is_child_on(day)
+    records = _consents(person.id)
+    reasons: list[Reason] = []
+    if person.status != "present":
+        reasons.append(
+            Reason(
+                "not_present", f"{person.full_name} is recorded as {person.status}, not present."
+            )
+        )
+
+    consent: ConsentRecord | None = None
+    if not is_child:
+        requirement = SELF
+        decision, expired = _standing([r for r in records if r.basis == "self"], day)
+        if decision is None:
+            reasons.append(_missing_or_expired(expired, f"own consent of {person.full_name}"))
+        elif decision.decision == "refused":
+            reasons.append(Reason("refused", f"{person.full_name} has refused to leave."))
+        else:
+            consent = decision
+    else:
+        parents = _parents(person.id)
+        if parents:
+            requirement = PARENTAL
+            consent = _parental(records, parents, day, reasons)
+        else:
+            requirement = SOCIAL_SERVICES
+            consent = _social_services(records, day, reasons)
+
+    eligible = not reasons and consent is not None
+    return Eligibility(
+        person_id=person.id,
+        is_child=is_child,
+        requirement=requirement,
+        eligible=eligible,
+        basis=consent.basis if eligible and consent else None,
+        consent_id=consent.id if eligible and consent else None,
+        evaluated_at=at,
+        reasons=reasons,
+    )
+
+
+def _parental(
+    records: list[ConsentRecord], parents: list[_Parent], day: dt.date, reasons: list[Reason]
+) -> ConsentRecord | None:
+    """Every parent's latest decision counts; one standing refusal blocks."""
+    verified, pending, any_expired = None, None, False
+    refusals = []
+    for parent in parents:
+        decision, expired = _standing(
+            [r for r in records if r.basis == "parental" and r.guardianship_id == parent.link_id],
+            day,
+        )
+        any_expired = any_expired or expired
+        if decision is None:
+            continue
+        if decision.decision == "refused":
+            refusals.append(parent)
+        elif decision.review_status == "verified":
+            verified = verified or decision
+        else:
+            pending = pending or decision
+    for parent in refusals:
+        reasons.append(
+            Reason(
+                "parental_refusal",
+                f"{parent.name} ({parent.relationship.replace('_', ' ')}) refuses; "
+                "a parent's standing refusal blocks the child's evacuation.",
+            )
+        )
+    if refusals:
+        return None
+    if verified is not None:
+        return verified
+    if pending is not None:
+        reasons.append(
+            Reason(
+                "consent_pending_review",
+                "A parent's consent is recorded but a coordinator has not verified it yet.",
+            )
+        )
+        return None
+    reasons.append(_missing_or_expired(any_expired, "parental consent"))
+    return None
+
+
+def _social_services(
+    records: list[ConsentRecord], day: dt.date, reasons: list[Reason]
+) -> ConsentRecord | None:
+    """A child with no parent: only the social services can decide, whoever else is there."""
+    decision, expired = _standing([r for r in records if r.basis == "social_services"], day)
+    if decision is None:
+        reasons.append(_missing_or_expired(expired, "social-services authorization for this child"))
+        return None
+    if decision.decision == "refused":
+        reasons.append(
+            Reason("refused", f"The social services ({decision.authority_name}) refused.")
+        )
+        return None
+    if decision.review_status != "verified":
+        reasons.append(
+            Reason(
+                "consent_pending_review",
+                "The social-services authorization has not been verified by a coordinator yet.",
+            )
+        )
+        return None
+    return decision

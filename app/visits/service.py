@@ -1,0 +1,114 @@
+"""Visits: the teams' repeated visits to a household. Functions flush; the request commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import User
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.extensions import db
+from app.households.models import Household, Person
+from app.households.service import ensure_new_id, household_scope
+from app.timeline.service import record_entry
+from app.visits.models import CONVERSATION_OUTCOMES, Visit, VisitStance
+
+#: How far ahead of the server's clock a device's clock may run.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+def log_visit(actor: User, household: Household, data: dict) -> Visit:
+    """Record a visit; the household's last visit, next visit due and status follow.
+
+    ``household`` must be locked by the caller (visits may arrive out of order, offline).
+    """
+    now = utcnow()
+    visited_at: dt.datetime = data["visited_at"]
+    if visited_at > now + CLOCK_SKEW:
+        raise Invalid({"visited_at": ["A visit cannot be in the future."]})
+    next_visit_on = data.get("next_visit_on")
+    if next_visit_on is not None and next_visit_on < visited_at.date():
+        raise Invalid({"next_visit_on": ["The next visit cannot be before this one."]})
+    stances = data.get("stances") or []
+    _check_stances(household, stances)
+
+    visit = Visit(
+        id=ensure_new_id(Visit, data.get("id")),
+        household_id=household.id,
+        visited_at=visited_at,
+        recorded_by=actor.id,
+        outcome=data["outcome"],
+        concerns=sorted(set(data.get("concerns") or [])),
+        safety=data.get("safety"),
+        way_out=data.get("way_out"),
+        next_visit_on=next_visit_on,
+        notes=data.get("notes"),
+    )
+    visit.stances = [
+        VisitStance(person_id=s["person_id"], position=i, stance=s["stance"], note=s.get("note"))
+        for i, s in enumerate(stances)
+    ]
+    db.session.add(visit)
+
+    if household.last_visit_at is None or visited_at >= household.last_visit_at:
+        household.last_visit_at = visited_at
+        household.next_visit_due = next_visit_on
+    if household.status == "identified" and visit.outcome in CONVERSATION_OUTCOMES:
+        household.status = "engaging"
+    record_entry(
+        household_id=household.id,
+        occurred_at=visited_at,
+        kind="visit_logged",
+        entity_type="visit",
+        entity_id=visit.id,
+        actor=actor,
+        details={"outcome": visit.outcome},
+    )
+    db.session.flush()
+    return visit
+
+
+def _check_stances(household: Household, stances: list[dict]) -> None:
+    person_ids = [s["person_id"] for s in stances]
+    errors: dict[int, dict] = {}
+    seen: set[uuid.UUID] = set()
+    for index, person_id in enumerate(person_ids):
+        if person_id in seen:
+            errors[index] = {"person_id": ["This person is listed twice."]}
+        seen.add(person_id)
+    members = set(
+        db.session.scalars(
+            sa.select(Person.id).where(
+                Person.household_id == household.id, Person.id.in_(person_ids)
+            )
+        )
+    )
+    for index, person_id in enumerate(person_ids):
+        if person_id not in members:
+            errors[index] = {"person_id": ["Not a member of this household."]}
+    if errors:
+        raise Invalid({"stances": errors})
+
+
+def list_visits_query(household: Household) -> sa.Select:
+    return sa.select(Visit).where(Visit.household_id == household.id)
+
+
+def load_visits(stmt: sa.Select) -> list[Visit]:
+    return list(db.session.scalars(stmt.options(selectinload(Visit.stances))))
+
+
+def get_visit(actor: User, visit_id: uuid.UUID) -> Visit:
+    visit = db.session.scalar(
+        sa.select(Visit)
+        .join(Household, Household.id == Visit.household_id)
+        .where(Visit.id == visit_id, household_scope(actor))
+        .options(selectinload(Visit.stances))
+    )
+    if visit is None:
+        raise NotFound("No such visit.")
+    return visit
