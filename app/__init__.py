@@ -22,6 +22,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    if app.config["ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        logging.getLogger(__name__).warning(
+            "login throttle counts in process memory: with several workers or servers set "
+            "SAFEPASSAGE_RATELIMIT_STORAGE_URI to a shared store (redis://...)"
+        )
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -54,7 +59,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)
 
+    from app.auth.service import warm_up_login
     from app.cli import register_commands
 
     register_commands(app)
+    with app.app_context():
+        warm_up_login()
     return app

@@ -59,6 +59,18 @@ created_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow)]
 updated_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)]
 
 
+def ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
+    """The client's chosen id when it is free (409 when taken), or a new one."""
+    from app.errors import Conflict
+    from app.extensions import db
+
+    if id is None:
+        return uuid.uuid4()
+    if db.session.get(model, id) is not None:
+        raise Conflict(f"Something with id {id} exists already.", code="duplicate_id")
+    return id
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime, uuid.UUID: sa.Uuid}

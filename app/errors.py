@@ -178,16 +178,35 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, code=_http_code(status), detail=detail, headers=headers)
 
 
+def _is_unique_violation(error: IntegrityError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    return "UNIQUE constraint failed" in str(error.orig)
+
+
 def handle_integrity_error(error: IntegrityError) -> Response:
+    """A duplicate that raced past its check is a 409; anything else a rule missed is a 422.
+
+    A CHECK or foreign-key violation means a service let invalid input through: it is
+    logged as an error so the missing rule gets written, and the client still gets a 4xx.
+    """
     from app.extensions import db
 
     db.session.rollback()
-    log.info("integrity error turned into 409: %s", type(error.orig).__name__)
+    if _is_unique_violation(error):
+        return problem(
+            409,
+            code="conflict",
+            title="Conflict",
+            detail="The change conflicts with data already stored (a duplicate).",
+        )
+    log.error("constraint violation not caught by a service rule: %s", error.orig)
     return problem(
-        409,
-        code="conflict",
-        title="Conflict",
-        detail="The change conflicts with data already stored (a duplicate or a missing link).",
+        422,
+        code="constraint_violation",
+        title="Invalid request",
+        detail="The change breaks a rule of the stored data; nothing was changed.",
     )
 
 

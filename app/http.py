@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,12 +19,25 @@ from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy.orm import InstrumentedAttribute
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
 
-from app.errors import Invalid, PreconditionFailed, PreconditionRequired, UnsupportedMediaType
+from app.errors import (
+    DomainError,
+    Invalid,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+)
 from app.extensions import db, declare_write_intent
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_PAGE_SIZE = 200
+#: A name or a place made only of spaces says nothing; schemas refuse it.
+NOT_BLANK = ma.validate.Regexp(r"\s*\S", error="Must not be blank.")
+
+
+class MalformedBody(DomainError):
+    status, code, title = 400, "malformed_body", "Malformed request body"
 
 
 class ArgumentParser(FlaskParser):
@@ -92,6 +107,53 @@ def _check_media_type() -> None:
     )
 
 
+def _storable(text: str) -> bool:
+    """No NUL byte (PostgreSQL refuses it) and no lone surrogate (not encodable)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_unstorable(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return None if _storable(value) else path
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and not _storable(key):
+            return path or "_body"
+        found = _first_unstorable(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def _check_text() -> None:
+    """Parse a JSON body once (400 when it is not JSON) and refuse text no database stores."""
+    for name, values in request.args.lists():
+        if not _storable(name) or not all(_storable(v) for v in values):
+            raise Invalid({name: ["Contains characters that cannot be stored (NUL or invalid)."]})
+    if not request.is_json or not request.get_data(cache=True):
+        return
+    try:
+        body = request.get_json()
+    except BadRequest:
+        raise MalformedBody("The body is not valid JSON.") from None
+    except RecursionError:
+        raise MalformedBody("The JSON body is nested too deeply.") from None
+    found = _first_unstorable(body, "")
+    if found:
+        raise Invalid({found: ["Contains characters that cannot be stored (NUL or invalid)."]})
+
+
 def register_request_hooks(app: Flask) -> None:
     """Before authentication: declare whether this request's transaction will write."""
 
@@ -101,12 +163,13 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_media_type_check(app: Flask) -> None:
-    """After authentication (so a stranger learns nothing): bodies must be JSON."""
+    """After authentication (so a stranger learns nothing): bodies must be JSON we can store."""
 
     @app.before_request
     def _media_type() -> None:
         if request.routing_exception is None:
             _check_media_type()
+            _check_text()
 
 
 # --- cursor pagination -------------------------------------------------------------------
@@ -158,7 +221,7 @@ def _decode_value(column: InstrumentedAttribute, raw: Any) -> Any:
         value = dt.datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ValueError(raw)
-        return value
+        return value.astimezone(dt.UTC)
     if python_type is dt.date:
         return dt.date.fromisoformat(raw)
     if python_type is uuid.UUID:
@@ -184,11 +247,8 @@ def paginate(
     """
     if cursor:
         try:
-            raw = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
-            if not isinstance(raw, list) or len(raw) != len(order):
-                raise ValueError(cursor)
-            values = [_decode_value(col, v) for (col, _), v in zip(order, raw, strict=True)]
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            values = _decode_cursor(cursor, order)
+        except (ValueError, TypeError, OverflowError, RecursionError, UnicodeDecodeError):
             raise Invalid({"cursor": ["Not a cursor this list gave out."]}) from None
         alternatives = []
         for i, (col, descending) in enumerate(order):
@@ -203,9 +263,31 @@ def paginate(
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    token = [_encode_value(getattr(last, col.key)) for col, _ in order]
-    encoded = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
-    return rows, encoded
+    return rows, _encode_cursor([_encode_value(getattr(last, col.key)) for col, _ in order])
+
+
+def _signature(payload: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    """The last row's keys, signed: a client cannot forge where a page starts."""
+    payload = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    return f"{payload}.{_signature(payload)}"
+
+
+def _decode_cursor(cursor: str, order: Sequence[tuple[InstrumentedAttribute, bool]]) -> list:
+    payload, _, signature = cursor.partition(".")
+    if not hmac.compare_digest(signature, _signature(payload)):
+        raise ValueError(cursor)
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(payload.encode() + b"=" * (-len(payload) % 4)))
+    except binascii.Error:
+        raise ValueError(cursor) from None
+    if not isinstance(raw, list) or len(raw) != len(order):
+        raise ValueError(cursor)
+    return [_decode_value(col, v) for (col, _), v in zip(order, raw, strict=True)]
 
 
 # --- ETag / If-Match ---------------------------------------------------------------------

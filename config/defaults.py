@@ -16,8 +16,11 @@ class Defaults:
     IDEMPOTENCY_TTL_HOURS = 24
     #: After this many seconds an unfinished idempotent request is taken to have died.
     IDEMPOTENCY_IN_FLIGHT_SECONDS = 60
-    #: Failed logins allowed per username and per client address (Flask-Limiter syntax).
+    #: Failed logins allowed (Flask-Limiter syntax): for one username from one address, for
+    #: one username from anywhere (looser, so a stranger cannot easily lock a worker out),
+    #: and from one address whatever the username.
     LOGIN_LIMIT_PER_USERNAME = "5 per minute;20 per hour"
+    LOGIN_LIMIT_PER_USERNAME_ANYWHERE = "30 per minute;100 per hour"
     LOGIN_LIMIT_PER_ADDRESS = "20 per minute;100 per hour"
     #: Where the login throttle keeps its counters: memory:// for one process,
     #: redis://host:6379 when several app servers share the load.

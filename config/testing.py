@@ -7,4 +7,3 @@ class Testing(Defaults):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
-    PASSWORD_MIN_LENGTH = 12

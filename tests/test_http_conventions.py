@@ -187,7 +187,9 @@ def _plant_key(app, user, key: str, body: bytes, *, locked_ago: dt.timedelta, ex
                 key=key,
                 method="POST",
                 path="/api/v1/households",
-                fingerprint=fingerprint("POST", "/api/v1/households", body),
+                fingerprint=fingerprint(
+                    "POST", "/api/v1/households", body, f"{user.role}:{user.team_id}"
+                ),
                 state="in_flight",
                 locked_at=now - locked_ago,
                 expires_at=now + (expires_in or dt.timedelta(hours=24)),
@@ -235,6 +237,21 @@ def test_an_expired_key_is_forgotten(as_field_worker, field_worker, app):
         "/api/v1/households", json={"locality": "A"}, headers={"Idempotency-Key": "k-5"}
     )
     assert response.status_code == 201
+
+
+def test_a_retry_after_moving_team_is_not_replayed(as_field_worker, field_worker, other_team, app):
+    """The first answer may show what the caller may no longer see."""
+    headers = {"Idempotency-Key": "k-6"}
+    first = as_field_worker.post("/api/v1/households", json={"locality": "A"}, headers=headers)
+    assert first.status_code == 201
+    with app.app_context():
+        user = db.session.get(type(field_worker), field_worker.id)
+        user.team_id = other_team.id
+        db.session.commit()
+    retry = as_field_worker.post("/api/v1/households", json={"locality": "A"}, headers=headers)
+    assert retry.status_code == 422
+    assert retry.get_json()["code"] == "idempotency_key_reused"
+    assert "locality" not in retry.get_data(as_text=True)
 
 
 def test_concurrent_retries_create_once(app, field_worker):

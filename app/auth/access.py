@@ -18,6 +18,11 @@ PUBLIC = "public"
 OPEN_BLUEPRINTS = frozenset({"api-docs", "health"})
 
 CASE_ROLES = (FIELD_WORKER, COORDINATOR)
+ROLE_LABELS = {
+    FIELD_WORKER: "A field worker",
+    COORDINATOR: "A coordinator",
+    ADMIN: "An administrator",
+}
 
 
 def roles(*allowed: str):
@@ -91,9 +96,7 @@ def register_access_control(app: Flask) -> None:
             return
         authenticate()
         if policy is None or g.actor.role not in policy:
-            raise Forbidden(
-                f"A {g.actor.role.replace('_', ' ')} may not do this.", code="role_forbidden"
-            )
+            raise Forbidden(f"{ROLE_LABELS[g.actor.role]} may not do this.", code="role_forbidden")
 
 
 __all__ = ["ADMIN", "CASE_ROLES", "COORDINATOR", "FIELD_WORKER", "current_actor", "roles"]

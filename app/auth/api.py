@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
 from flask import current_app, request
 
 from app.auth import service
@@ -43,7 +42,11 @@ def _login_username() -> str:
     username = body.get("username") if isinstance(body, dict) else None
     if isinstance(username, str) and username.strip():
         return "user:" + service.normalise_username(username)
-    return "addr:" + (request.remote_addr or "unknown")
+    return "user:"
+
+
+def _login_username_and_address() -> str:
+    return f"{_login_username()}|addr:{request.remote_addr or 'unknown'}"
 
 
 def _login_failed(response) -> bool:
@@ -60,6 +63,12 @@ class Tokens(Resource):
     @blp.alt_response(429, description="Too many failed logins; see Retry-After")
     @limiter.limit(
         lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"],
+        key_func=_login_username_and_address,
+        deduct_when=_login_failed,
+        scope="login-username-address",
+    )
+    @limiter.limit(
+        lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME_ANYWHERE"],
         key_func=_login_username,
         deduct_when=_login_failed,
         scope="login-username",
@@ -125,13 +134,8 @@ class Users(Resource):
     @blp.response(200, page_of(UserSchema))
     def get(self, args):
         """List user accounts"""
-        stmt = sa.select(User)
-        if "role" in args:
-            stmt = stmt.where(User.role == args["role"])
-        if "team_id" in args:
-            stmt = stmt.where(User.team_id == args["team_id"])
         items, cursor = paginate(
-            stmt,
+            service.list_users_query(role=args.get("role"), team_id=args.get("team_id")),
             [(User.username, False), (User.id, False)],
             limit=args["limit"],
             cursor=args["cursor"],

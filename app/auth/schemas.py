@@ -4,19 +4,19 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.auth.models import ROLES
-from app.http import PageArgsSchema
+from app.http import NOT_BLANK, PageArgsSchema
 
 
 class TeamSchema(ma.Schema):
     id = fields.UUID(metadata={"description": "Client-chosen UUID (optional on create)"})
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), NOT_BLANK])
     area = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
 class UserSchema(ma.Schema):
     id = fields.UUID()
     username = fields.String(required=True, validate=validate.Length(min=3, max=64))
-    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    full_name = fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK])
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     team_id = fields.UUID(allow_none=True)
     is_active = fields.Boolean()
@@ -28,7 +28,7 @@ class UserCreateSchema(UserSchema):
 
 
 class UserUpdateSchema(ma.Schema):
-    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    full_name = fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK])
     role = fields.String(validate=validate.OneOf(ROLES))
     team_id = fields.UUID(allow_none=True)
     is_active = fields.Boolean()

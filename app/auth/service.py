@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import uuid
@@ -18,10 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
-from app.db import utcnow
+from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.extensions import db
+from app.extensions import db, writes_intended
 
+log = logging.getLogger(__name__)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 TOKEN_PREFIX = "sp_"
 #: A token's last use is written at most this often, so reads stay reads.
@@ -41,6 +43,11 @@ def password_hasher() -> PasswordHasher:
 @cache
 def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(16))
+
+
+def warm_up_login() -> None:
+    """Make the unknown-user hash now, so the first such login costs what any login costs."""
+    _dummy_hash(password_hasher())
 
 
 def hash_password(password: str) -> str:
@@ -125,8 +132,27 @@ def resolve_token(token: str) -> tuple[User, ApiToken] | None:
     if record.revoked_at is not None or record.expires_at <= now or not user.is_active:
         return None
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        record.last_used_at = now
+        _note_token_use(record, now)
     return user, record
+
+
+def _note_token_use(record: ApiToken, now: dt.datetime) -> None:
+    """Record a token's last use without turning a read into a write.
+
+    A writing request records it in its own transaction. A read records it in a short
+    transaction of its own, best effort: on SQLite a read transaction that starts writing
+    can fail at once when another connection wrote meanwhile.
+    """
+    if writes_intended():
+        record.last_used_at = now
+        return
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now)
+            )
+    except sa.exc.OperationalError:
+        log.info("token last-use not recorded this time (database busy)")
 
 
 def revoke_token(record: ApiToken) -> None:
@@ -152,13 +178,21 @@ def list_teams_query() -> sa.Select:
     return sa.select(Team)
 
 
+def list_users_query(*, role: str | None = None, team_id: uuid.UUID | None = None) -> sa.Select:
+    stmt = sa.select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if team_id is not None:
+        stmt = stmt.where(User.team_id == team_id)
+    return stmt
+
+
 def create_team(*, name: str, area: str | None = None, id: uuid.UUID | None = None) -> Team:
     name = name.strip()
-    if id is not None and db.session.get(Team, id) is not None:
-        raise Conflict(f"A team with id {id} exists already.", code="duplicate_id")
+    team_id = ensure_new_id(Team, id)
     if db.session.scalar(sa.select(Team.id).where(Team.name == name)) is not None:
         raise Conflict(f"A team named {name!r} exists already.", code="duplicate_name")
-    team = Team(id=id or uuid.uuid4(), name=name, area=area)
+    team = Team(id=team_id, name=name, area=area)
     db.session.add(team)
     db.session.flush()
     return team
@@ -204,14 +238,15 @@ def create_user(
     if role not in ROLES:
         raise Invalid({"role": [f"Must be one of: {', '.join(ROLES)}."]})
     full_name = (full_name or username).strip()
+    if not full_name:
+        raise Invalid({"full_name": ["Must not be blank."]})
     check_password_policy(password, username, full_name)
     _check_team_for_role(role, team_id)
-    if id is not None and db.session.get(User, id) is not None:
-        raise Conflict(f"A user with id {id} exists already.", code="duplicate_id")
+    user_id = ensure_new_id(User, id)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"The username {username!r} is taken.", code="duplicate_username")
     user = User(
-        id=id or uuid.uuid4(),
+        id=user_id,
         username=username,
         full_name=full_name,
         role=role,
@@ -260,7 +295,9 @@ def update_user(actor: User, user: User, changes: dict) -> User:
             changes["password"], user.username, changes.get("full_name", user.full_name)
         )
         user.password_hash = hash_password(changes["password"])
-    for field in ("full_name", "role", "is_active"):
+    if "full_name" in changes:
+        user.full_name = changes["full_name"].strip()
+    for field in ("role", "is_active"):
         if field in changes:
             setattr(user, field, changes[field])
     user.team_id = team_id

@@ -5,9 +5,7 @@ from marshmallow import fields, validate
 
 from app.consents.models import BASES, DECISIONS, EVIDENCE, REVIEW_STATUSES
 from app.errors import ReasonSchema
-from app.http import PageArgsSchema
-
-NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+from app.http import NOT_BLANK, PageArgsSchema
 
 
 class AuthoritySchema(ma.Schema):

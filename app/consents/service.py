@@ -14,11 +14,11 @@ from sqlalchemy.orm import aliased
 
 from app.auth.models import COORDINATOR, User
 from app.consents.models import ConsentRecord
-from app.db import utcnow
+from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import ADULT_AGE, Guardianship, Household, Person, age_on
-from app.households.service import ensure_new_id, household_scope, person_scope
+from app.households.service import household_scope, person_scope
 from app.timeline.service import record_entry
 from app.visits.models import Visit
 from app.visits.service import CLOCK_SKEW

@@ -72,6 +72,8 @@ class Household(Versioned, Base):
             "(latitude IS NULL) = (longitude IS NULL)", name="coordinates_both_or_neither"
         ),
         sa.Index("ix_households_created_at_id", "created_at", "id"),
+        #: a field worker's list: their team's households, newest first
+        sa.Index("ix_households_team_id_created_at_id", "team_id", "created_at", "id"),
     )
 
     id: Mapped[uuid_pk]

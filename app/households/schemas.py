@@ -14,11 +14,9 @@ from app.households.models import (
     RELATIONSHIPS,
     SEXES,
 )
-from app.http import PageArgsSchema
+from app.http import NOT_BLANK, PageArgsSchema
 
 MAX_TEXT = 4000
-#: A name or place made only of spaces says nothing; refuse it.
-NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
 
 
 def _text(max_length: int = MAX_TEXT, **kwargs) -> fields.String:

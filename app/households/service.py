@@ -14,7 +14,7 @@ import uuid
 import sqlalchemy as sa
 
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
-from app.db import utcnow
+from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.households.models import (
@@ -160,14 +160,6 @@ def _team_for(actor: User, requested: uuid.UUID | None, requested_given: bool) -
     return requested
 
 
-def ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
-    if id is None:
-        return uuid.uuid4()
-    if db.session.get(model, id) is not None:
-        raise Conflict(f"Something with id {id} exists already.", code="duplicate_id")
-    return id
-
-
 def create_household(actor: User, data: dict) -> Household:
     team_id = _team_for(actor, data.get("team_id"), "team_id" in data)
     household = Household(
@@ -185,8 +177,6 @@ def create_household(actor: User, data: dict) -> Household:
 
 def update_household(actor: User, household: Household, changes: dict) -> Household:
     if "team_id" in changes:
-        if actor.role != COORDINATOR:
-            raise Invalid({"team_id": ["Only a coordinator assigns households to teams."]})
         household.team_id = _team_for(actor, changes["team_id"], True)
     for field in EDITABLE_HOUSEHOLD_FIELDS:
         if field in changes:
@@ -322,8 +312,15 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         if guardian_id == child.id:
             raise Invalid({"guardian_person_id": ["A child cannot be their own guardian."]})
         guardian = db.session.scalar(person_scope(actor).where(Person.id == guardian_id))
-        if guardian is None:
-            raise Invalid({"guardian_person_id": ["No such person."]})
+        if guardian is None or guardian.household_id != child.household_id:
+            raise Invalid(
+                {
+                    "guardian_person_id": [
+                        "Not a member of the child's household; a guardian elsewhere is "
+                        "recorded by external_name and external_contact."
+                    ]
+                }
+            )
         if guardian.is_child_on(day):
             raise Invalid({"guardian_person_id": ["A guardian must be an adult (18 or over)."]})
         if data.get("external_contact"):
@@ -376,12 +373,12 @@ def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
 
 
 def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
-    if link.guardian_person_id is not None and (
-        changes.get("external_name") or changes.get("external_contact")
-    ):
-        raise Invalid(
-            {"external_name": ["This link is to a person on record; edit that person instead."]}
-        )
+    if link.guardian_person_id is not None:
+        for field in ("external_name", "external_contact"):
+            if changes.get(field) is not None:
+                raise Invalid(
+                    {field: ["This link is to a person on record; edit that person instead."]}
+                )
     if link.guardian_person_id is None and "external_name" in changes:
         name = (changes["external_name"] or "").strip()
         if not name:

@@ -25,6 +25,9 @@ from app.idempotency.models import IdempotencyKey
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
 
 
+IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
 class KeyReused(DomainError):
     status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
 
@@ -39,9 +42,14 @@ class Claim:
     replay: Response | None = None
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(method: str, path: str, body: bytes, scope: str = "") -> str:
+    """What the key stands for: the request, and the caller's role and team when it was made.
+
+    A retry after the caller moved to another team or role is refused, not replayed: the
+    first answer may show what the caller may no longer see.
+    """
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), body, scope.encode()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -91,11 +99,7 @@ def claim_key(
         return Claim(record, replay=_replay(record))
     stale_after = dt.timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])
     if record.locked_at > now - stale_after:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            code="request_in_flight",
-            headers={"Retry-After": "1"},
-        )
+        raise Conflict(IN_FLIGHT, code="request_in_flight", headers={"Retry-After": "1"})
     record.locked_at = now
     session.flush()
     return Claim(record)
@@ -132,7 +136,12 @@ def idempotent(view):
         if not key or len(key) > 255:
             raise InvalidKey("Idempotency-Key must be 1 to 255 characters.")
         actor = current_actor()
-        print_ = fingerprint(request.method, request.path, request.get_data(cache=True))
+        print_ = fingerprint(
+            request.method,
+            request.full_path.rstrip("?"),
+            request.get_data(cache=True),
+            f"{actor.role}:{actor.team_id}",
+        )
         try:
             claim = claim_key(actor.id, key, request.method, request.path, print_, utcnow())
             db.session.commit()
@@ -140,9 +149,7 @@ def idempotent(view):
             # a concurrent request inserted the same key first: it is in flight
             db.session.rollback()
             raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                code="request_in_flight",
-                headers={"Retry-After": "1"},
+                IN_FLIGHT, code="request_in_flight", headers={"Retry-After": "1"}
             ) from None
         if claim.replay is not None:
             return claim.replay
@@ -152,6 +159,7 @@ def idempotent(view):
             if 200 <= response.status_code < 300:
                 complete_key(claim.record, response)
             else:
+                db.session.rollback()
                 release_key(record_id)
             db.session.commit()
         except BaseException:

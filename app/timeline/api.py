@@ -24,7 +24,11 @@ class Timeline(Resource):
         household = get_household(current_actor(), household_id)
         items, cursor = paginate(
             timeline_query(household.id),
-            [(TimelineEntry.occurred_at, False), (TimelineEntry.id, False)],
+            [
+                (TimelineEntry.occurred_at, False),
+                (TimelineEntry.recorded_at, False),
+                (TimelineEntry.id, False),
+            ],
             limit=args["limit"],
             cursor=args["cursor"],
         )

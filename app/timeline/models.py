@@ -30,7 +30,11 @@ class TimelineEntry(Base):
     __table_args__ = (
         enum_check("kind", KINDS),
         sa.Index(
-            "ix_timeline_entries_household_id_occurred_at_id", "household_id", "occurred_at", "id"
+            "ix_timeline_entries_household_id_occurred_at_recorded_at_id",
+            "household_id",
+            "occurred_at",
+            "recorded_at",
+            "id",
         ),
     )
 

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
-from app.db import utcnow
+from app.db import ensure_new_id, utcnow
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.households.models import Household, Person
-from app.households.service import ensure_new_id, household_scope
+from app.households.service import household_scope
 from app.timeline.service import record_entry
 from app.visits.models import CONVERSATION_OUTCOMES, Visit, VisitStance
 

@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_timeline_entries'))
     )
     with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_timeline_entries_household_id_occurred_at_id', ['household_id', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_timeline_entries_household_id_occurred_at_recorded_at_id', ['household_id', 'occurred_at', 'recorded_at', 'id'], unique=False)
 
     op.create_table('visit_stances',
     sa.Column('visit_id', sa.Uuid(), nullable=False),
@@ -139,7 +139,7 @@ def downgrade() -> None:
 
     op.drop_table('visit_stances')
     with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
-        batch_op.drop_index('ix_timeline_entries_household_id_occurred_at_id')
+        batch_op.drop_index('ix_timeline_entries_household_id_occurred_at_recorded_at_id')
 
     op.drop_table('timeline_entries')
     with op.batch_alter_table('visits', schema=None) as batch_op:

@@ -57,6 +57,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.create_index('ix_households_created_at_id', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_households_team_id_created_at_id', ['team_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_households_next_visit_due'), ['next_visit_due'], unique=False)
         batch_op.create_index(batch_op.f('ix_households_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_households_team_id'), ['team_id'], unique=False)
@@ -195,6 +196,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_households_team_id'))
         batch_op.drop_index(batch_op.f('ix_households_status'))
         batch_op.drop_index(batch_op.f('ix_households_next_visit_due'))
+        batch_op.drop_index('ix_households_team_id_created_at_id')
         batch_op.drop_index('ix_households_created_at_id')
 
     op.drop_table('households')

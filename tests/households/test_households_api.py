@@ -258,7 +258,7 @@ def test_field_worker_changes_own_household(as_field_worker, household):
     assert as_field_worker.get(url).get_json()["notes"] == "door on the left"
 
 
-@pytest.mark.parametrize("team_id", ["other", "own", None])
+@pytest.mark.parametrize("team_id", ["other", None])
 def test_field_worker_cannot_patch_team_id(as_field_worker, household, team, other_team, team_id):
     value = {"other": str(other_team.id), "own": str(team.id), None: None}[team_id]
     url = f"{HOUSEHOLDS}/{household.id}"
@@ -269,6 +269,16 @@ def test_field_worker_cannot_patch_team_id(as_field_worker, household, team, oth
     after = as_field_worker.get(url).get_json()
     assert after["team_id"] == str(team.id)
     assert after["version"] == 1
+
+
+def test_field_worker_may_restate_own_team_id(as_field_worker, household, team):
+    url = f"{HOUSEHOLDS}/{household.id}"
+    response = as_field_worker.patch(
+        url, json={"team_id": str(team.id)}, headers={"If-Match": '"1"'}
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["team_id"] == str(team.id)
 
 
 @pytest.mark.parametrize("field, value", [("status", "ready"), ("ref", "AAA-AAA"), ("id", None)])
