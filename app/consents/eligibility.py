@@ -135,6 +135,8 @@ def evaluate_eligibility(person: Person, at: dt.datetime | None = None) -> Eligi
             requirement = SOCIAL_SERVICES
             consent = _social_services(records, day, reasons)
 
+    for reason in reasons:
+        reason.person_id = person.id
     eligible = not reasons and consent is not None
     return Eligibility(
         person_id=person.id,

@@ -47,7 +47,7 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
     subject = db.session.scalar(person_scope(actor).where(Person.id == data["subject_id"]))
     if subject is None:
         raise Invalid({"subject_id": ["No such person."]})
-    given_at: dt.datetime = data["given_at"]
+    given_at: dt.datetime = data["given_at"].astimezone(dt.UTC)
     if given_at > now + CLOCK_SKEW:
         raise Invalid({"given_at": ["A decision cannot be given in the future."]})
     valid_until = data.get("valid_until")
@@ -189,6 +189,9 @@ def consents_query(
     for column, value in filters.items():
         if value is not None:
             stmt = stmt.where(column == value)
+    if review_status == "pending_review":
+        # a grant revoked before review has nothing left to review
+        stmt = stmt.where(ConsentRecord.revoked_at.is_(None))
     return stmt
 
 

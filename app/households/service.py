@@ -268,11 +268,30 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
             _refuse_if_guardian(person)
     if "full_name" in changes:
         person.full_name = changes["full_name"].strip()
+    becomes_absent = changes.get("status") in LOST_STATUSES and person.status != changes["status"]
     for field in ("sex", "status", "mobility", "medical_notes"):
         if field in changes:
             setattr(person, field, changes[field])
+    if becomes_absent:
+        _follow_guardian_status(actor, person)
     db.session.flush()
     return person
+
+
+#: A guardian recorded as deceased or missing can no longer act for a child.
+LOST_STATUSES = ("deceased", "missing")
+
+
+def _follow_guardian_status(actor: User, guardian: Person) -> None:
+    """A parent who died or went missing is no longer a parent who can decide: their
+    active links follow their status, so a child may need the social services instead."""
+    links = db.session.scalars(
+        sa.select(Guardianship).where(
+            Guardianship.guardian_person_id == guardian.id, Guardianship.legal_status == "active"
+        )
+    ).all()
+    for link in links:
+        update_guardianship(actor, link, {"legal_status": guardian.status})
 
 
 def _refuse_if_guardian(person: Person) -> None:

@@ -27,11 +27,13 @@ def log_visit(actor: User, household: Household, data: dict) -> Visit:
     ``household`` must be locked by the caller (visits may arrive out of order, offline).
     """
     now = utcnow()
-    visited_at: dt.datetime = data["visited_at"]
+    # the device's calendar day of the visit; stored and answered in UTC like every time
+    visit_day = data["visited_at"].date()
+    visited_at: dt.datetime = data["visited_at"].astimezone(dt.UTC)
     if visited_at > now + CLOCK_SKEW:
         raise Invalid({"visited_at": ["A visit cannot be in the future."]})
     next_visit_on = data.get("next_visit_on")
-    if next_visit_on is not None and next_visit_on < visited_at.date():
+    if next_visit_on is not None and next_visit_on < visit_day:
         raise Invalid({"next_visit_on": ["The next visit cannot be before this one."]})
     stances = data.get("stances") or []
     _check_stances(household, stances)

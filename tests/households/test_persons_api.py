@@ -338,3 +338,27 @@ def test_admin_cannot_read_people(as_admin, household, make_person):
 
     assert as_admin.get(person_url(person)).status_code == 403
     assert add(as_admin, household, estimated_age=30).status_code == 403
+
+
+def test_a_parent_who_dies_stops_being_a_parent(
+    as_field_worker, household, make_person, make_guardian
+):
+    child = make_person(household, age=6)
+    mother = make_person(household, age=31)
+    link = make_guardian(child, mother, "mother")
+    response = as_field_worker.patch(
+        f"/api/v1/persons/{mother.id}", json={"status": "deceased"}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 200
+    after = as_field_worker.get(f"/api/v1/guardianships/{link.id}").get_json()
+    assert after["legal_status"] == "deceased"
+    assert after["is_parent"] is False
+    kinds = [
+        e["kind"]
+        for e in as_field_worker.get(f"/api/v1/households/{household.id}/timeline").get_json()[
+            "items"
+        ]
+    ]
+    assert "guardianship_changed" in kinds
+    eligibility = as_field_worker.get(f"/api/v1/persons/{child.id}/eligibility").get_json()
+    assert eligibility["requirement"] == "social_services_authorization"
