@@ -50,12 +50,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from app.auth.api import blp as auth_blp
     from app.consents.api import blp as consents_blp
+    from app.evacuations.api import blp as evacuations_blp
     from app.health import blp as health_blp
     from app.households.api import blp as households_blp
+    from app.housing.api import blp as housing_blp
     from app.timeline.api import blp as timeline_blp
     from app.visits.api import blp as visits_blp
 
-    for blueprint in (auth_blp, households_blp, visits_blp, consents_blp, timeline_blp):
+    for blueprint in (
+        auth_blp,
+        households_blp,
+        visits_blp,
+        consents_blp,
+        timeline_blp,
+        housing_blp,
+        evacuations_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)
 

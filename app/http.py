@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import decimal
 import hashlib
 import hmac
 import json
@@ -70,11 +71,17 @@ class Resource(MethodView):
         return response
 
 
-def accepts_media(*media_types: str):
-    """Let a view method take request bodies of other media types than JSON (uploads)."""
+#: Room for the multipart envelope and the other form fields around an upload.
+FORM_OVERHEAD = 64 * 1024
+
+
+def accepts_media(*media_types: str, max_bytes_setting: str | None = None):
+    """Let a view method take bodies of other media types than JSON (uploads), optionally
+    up to the size in setting ``max_bytes_setting`` instead of MAX_CONTENT_LENGTH."""
 
     def decorate(fn):
         fn._accepts_media = frozenset(media_types)
+        fn._max_bytes_setting = max_bytes_setting
         return fn
 
     return decorate
@@ -99,8 +106,11 @@ def _check_media_type() -> None:
         return
     if request.is_json:
         return
-    allowed = getattr(_view_method(), "_accepts_media", frozenset())
-    if request.mimetype in allowed:
+    view = _view_method()
+    if request.mimetype in getattr(view, "_accepts_media", frozenset()):
+        setting = getattr(view, "_max_bytes_setting", None)
+        if setting:
+            request.max_content_length = current_app.config[setting] + FORM_OVERHEAD
         return
     raise UnsupportedMediaType(
         f"Send the body as application/json (got {request.mimetype or 'no Content-Type'})."
@@ -138,7 +148,10 @@ def _first_unstorable(value: Any, path: str) -> str | None:
 
 def _check_text() -> None:
     """Parse a JSON body once (400 when it is not JSON) and refuse text no database stores."""
-    for name, values in request.args.lists():
+    fields = request.args.lists()
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        fields = [*fields, *request.form.lists()]
+    for name, values in fields:
         if not _storable(name) or not all(_storable(v) for v in values):
             raise Invalid({name: ["Contains characters that cannot be stored (NUL or invalid)."]})
     if not request.is_json or not request.get_data(cache=True):
@@ -175,6 +188,10 @@ def register_media_type_check(app: Flask) -> None:
 # --- cursor pagination -------------------------------------------------------------------
 
 
+class EmptySchema(ma.Schema):
+    """The body of an action that needs no data (an empty object, or no body)."""
+
+
 class PageArgsSchema(ma.Schema):
     limit = ma.fields.Integer(
         load_default=50,
@@ -207,7 +224,7 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
 def _encode_value(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, uuid.UUID | decimal.Decimal):
         return str(value)
     return value
 
@@ -215,8 +232,15 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(column: InstrumentedAttribute, raw: Any) -> Any:
     """One cursor value back into the column's type; ValueError when it cannot be one."""
     python_type = column.type.python_type
-    if python_type in (dt.datetime, dt.date, uuid.UUID) and not isinstance(raw, str):
+    if python_type in (dt.datetime, dt.date, uuid.UUID, decimal.Decimal) and not isinstance(
+        raw, str
+    ):
         raise ValueError(raw)
+    if python_type is decimal.Decimal:
+        try:
+            return decimal.Decimal(raw)
+        except decimal.InvalidOperation:
+            raise ValueError(raw) from None
     if python_type is dt.datetime:
         value = dt.datetime.fromisoformat(raw)
         if value.tzinfo is None:

@@ -3,7 +3,9 @@
 from app.auth.models import ApiToken, Team, User
 from app.consents.models import ConsentRecord
 from app.db import Base
+from app.evacuations.models import Evacuation, EvacuationMember
 from app.households.models import Guardianship, Household, Person
+from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
 from app.idempotency.models import IdempotencyKey
 from app.timeline.models import TimelineEntry
 from app.visits.models import Visit, VisitStance
@@ -12,8 +14,13 @@ __all__ = [
     "ApiToken",
     "Base",
     "ConsentRecord",
+    "Evacuation",
+    "EvacuationMember",
     "Guardianship",
     "Household",
+    "HousingOffer",
+    "HousingPhoto",
+    "HousingProposal",
     "IdempotencyKey",
     "Person",
     "Team",

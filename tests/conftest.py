@@ -341,3 +341,85 @@ def make_consent(app):
             return record
 
     return make
+
+
+def png_bytes(size=(8, 6), colour=(200, 120, 40)) -> bytes:
+    """A small real PNG image."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def make_offer(app, coordinator):
+    """``make_offer(capacity=4, **fields)``: an available housing offer."""
+
+    def make(**fields):
+        from app.housing import service as housing_service
+
+        data = {"title": "Flat by the park", "kind": "apartment", "locality": "Westbank"}
+        data.setdefault("capacity", 4)
+        data.update(fields)
+        with app.app_context():
+            actor = db.session.get(type(coordinator), coordinator.id)
+            offer = housing_service.create_offer(actor, data)
+            db.session.commit()
+            return offer
+
+    return make
+
+
+@pytest.fixture
+def make_photo(app, coordinator):
+    def make(offer, data: bytes | None = None, caption: str | None = "Living room"):
+        from app.housing import service as housing_service
+
+        with app.app_context():
+            actor = db.session.get(type(coordinator), coordinator.id)
+            offer_row = housing_service.get_offer(offer.id, for_update=True)
+            photo = housing_service.add_photo(actor, offer_row, data or png_bytes(), caption)
+            db.session.commit()
+            return photo
+
+    return make
+
+
+@pytest.fixture
+def make_proposal(app, coordinator):
+    def make(household, offer, notes: str | None = None):
+        from app.households.models import Household
+        from app.housing import service as housing_service
+
+        with app.app_context():
+            actor = db.session.get(type(coordinator), coordinator.id)
+            row = db.session.get(Household, household.id)
+            proposal = housing_service.propose(actor, row, {"offer_id": offer.id, "notes": notes})
+            db.session.commit()
+            return proposal
+
+    return make
+
+
+@pytest.fixture
+def make_evacuation(app, coordinator):
+    def make(team, mode: str = "on_foot", **fields):
+        from app.evacuations import service as evacuation_service
+
+        data = {
+            "team_id": team.id,
+            "planned_departure": dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+            "mode": mode,
+            "meeting_point": "The old water tower",
+            **fields,
+        }
+        with app.app_context():
+            actor = db.session.get(type(coordinator), coordinator.id)
+            evacuation = evacuation_service.plan_evacuation(actor, data)
+            db.session.commit()
+            return evacuation
+
+    return make

@@ -18,6 +18,7 @@ from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
 ALL = frozenset({FIELD_WORKER, COORDINATOR, ADMIN})
 CASE = frozenset({FIELD_WORKER, COORDINATOR})
 ADMIN_ONLY = frozenset({ADMIN})
+COORDINATOR_ONLY = frozenset({COORDINATOR})
 OPEN = "open"  # infrastructure: docs and health probes
 
 POLICY: dict[tuple[str, str], frozenset[str] | str] = {
@@ -53,10 +54,34 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("/api/v1/consents", "GET"): CASE,
     ("/api/v1/consents", "POST"): CASE,
     ("/api/v1/consents/<uuid:consent_id>", "GET"): CASE,
-    ("/api/v1/consents/<uuid:consent_id>/verify", "POST"): frozenset({COORDINATOR}),
-    ("/api/v1/consents/<uuid:consent_id>/reject", "POST"): frozenset({COORDINATOR}),
+    ("/api/v1/consents/<uuid:consent_id>/verify", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/consents/<uuid:consent_id>/reject", "POST"): COORDINATOR_ONLY,
     ("/api/v1/consents/<uuid:consent_id>/revoke", "POST"): CASE,
     ("/api/v1/persons/<uuid:person_id>/eligibility", "GET"): CASE,
+    ("/api/v1/housing-offers", "GET"): CASE,
+    ("/api/v1/housing-offers", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/housing-offers/<uuid:offer_id>", "GET"): CASE,
+    ("/api/v1/housing-offers/<uuid:offer_id>", "PATCH"): COORDINATOR_ONLY,
+    ("/api/v1/housing-offers/<uuid:offer_id>/photos", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/housing-offers/<uuid:offer_id>/photos/<uuid:photo_id>", "GET"): CASE,
+    ("/api/v1/housing-offers/<uuid:offer_id>/photos/<uuid:photo_id>", "DELETE"): COORDINATOR_ONLY,
+    ("/api/v1/households/<uuid:household_id>/housing-matches", "GET"): CASE,
+    ("/api/v1/households/<uuid:household_id>/housing-proposals", "GET"): CASE,
+    ("/api/v1/households/<uuid:household_id>/housing-proposals", "POST"): CASE,
+    ("/api/v1/housing-proposals/<uuid:proposal_id>/show", "POST"): CASE,
+    ("/api/v1/housing-proposals/<uuid:proposal_id>/accept", "POST"): CASE,
+    ("/api/v1/housing-proposals/<uuid:proposal_id>/decline", "POST"): CASE,
+    ("/api/v1/housing-proposals/<uuid:proposal_id>/withdraw", "POST"): CASE,
+    ("/api/v1/evacuations", "GET"): CASE,
+    ("/api/v1/evacuations", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/evacuations/<uuid:evacuation_id>", "GET"): CASE,
+    ("/api/v1/evacuations/<uuid:evacuation_id>/members", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/evacuations/<uuid:evacuation_id>/members/<uuid:person_id>", "DELETE"): (
+        COORDINATOR_ONLY
+    ),
+    ("/api/v1/evacuations/<uuid:evacuation_id>/depart", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/evacuations/<uuid:evacuation_id>/arrive", "POST"): COORDINATOR_ONLY,
+    ("/api/v1/evacuations/<uuid:evacuation_id>/cancel", "POST"): COORDINATOR_ONLY,
 }
 
 #: A valid body per writing route, so a scope check is reached rather than validation.
@@ -85,6 +110,21 @@ BODIES: dict[tuple[str, str], dict] = {
     ("/api/v1/consents/<uuid:consent_id>/revoke", "POST"): {
         "reason": "The mother changed her mind."
     },
+    ("/api/v1/housing-offers", "POST"): {
+        "title": "Matrix flat",
+        "kind": "apartment",
+        "locality": "Westbank",
+        "capacity": 4,
+    },
+    ("/api/v1/households/<uuid:household_id>/housing-proposals", "POST"): {"offer_id": None},
+    ("/api/v1/housing-proposals/<uuid:proposal_id>/decline", "POST"): {"reason": "Too far."},
+    ("/api/v1/evacuations", "POST"): {
+        "team_id": None,
+        "planned_departure": "2026-12-01T06:00:00+00:00",
+        "mode": "on_foot",
+        "meeting_point": "The old water tower",
+    },
+    ("/api/v1/evacuations/<uuid:evacuation_id>/members", "POST"): {"person_id": None},
 }
 
 
@@ -127,6 +167,10 @@ def world(
     make_person,
     make_guardian,
     make_consent,
+    make_offer,
+    make_photo,
+    make_proposal,
+    make_evacuation,
     login,
 ):
     """Users of each role and a case in each of two teams, with a grant awaiting review."""
@@ -143,12 +187,18 @@ def world(
         link = make_guardian(child, mother, "mother")
         recorder = make_user(FIELD_WORKER, owner)
         consent = make_consent(recorder, child, "parental", "granted", guardianship=link)
+        offer = make_offer()
         cases[which] = {
             "household_id": household.id,
             "person_id": child.id,
             "guardianship_id": link.id,
             "consent_id": consent.id,
             "user_id": users[ADMIN].id,
+            "offer_id": offer.id,
+            "photo_id": make_photo(offer).id,
+            "proposal_id": make_proposal(household, offer).id,
+            "evacuation_id": make_evacuation(owner).id,
+            "team_id": owner.id,
         }
     return users, cases, login
 
@@ -160,7 +210,10 @@ def _url(rule: str, ids: dict) -> str:
     return url
 
 
-def _call(api, method: str, url: str, body: dict | None):
+def _call(api, method: str, url: str, body: dict | None, ids: dict | None = None):
+    """Send a request; ``None`` values in the body are filled from ``ids``."""
+    if body and ids:
+        body = {k: str(ids[k]) if v is None else v for k, v in body.items()}
     headers = {"If-Match": "*"} if method == "PATCH" else {}
     if method in ("POST", "PATCH"):
         return getattr(api, method.lower())(url, json=body or {}, headers=headers)
@@ -170,7 +223,9 @@ def _call(api, method: str, url: str, body: dict | None):
 @pytest.mark.parametrize(("rule", "method"), _guarded())
 def test_no_token_is_401(rule, method, world, anonymous):
     _, cases, _ = world
-    response = _call(anonymous, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+    response = _call(
+        anonymous, method, _url(rule, cases["own"]), BODIES.get((rule, method)), cases["own"]
+    )
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
 
@@ -180,7 +235,9 @@ def test_roles_outside_the_policy_get_403(rule, method, world):
     users, cases, login = world
     for role in sorted(ALL - POLICY[(rule, method)]):
         api = login(users[role])
-        response = _call(api, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+        response = _call(
+            api, method, _url(rule, cases["own"]), BODIES.get((rule, method)), cases["own"]
+        )
         assert response.status_code == 403, (role, response.get_json())
         assert response.get_json()["code"] == "role_forbidden"
 
@@ -190,11 +247,21 @@ def test_roles_inside_the_policy_are_let_in(rule, method, world):
     users, cases, login = world
     for role in sorted(POLICY[(rule, method)]):
         api = login(users[role])  # fresh token: some routes revoke tokens
-        response = _call(api, method, _url(rule, cases["own"]), BODIES.get((rule, method)))
+        response = _call(
+            api, method, _url(rule, cases["own"]), BODIES.get((rule, method)), cases["own"]
+        )
         assert response.status_code not in (401, 403), (role, response.get_json())
 
 
-SCOPED_IDS = ("household_id", "person_id", "guardianship_id", "consent_id")
+#: ids whose objects belong to one team's case (housing offers are shared by all teams)
+SCOPED_IDS = (
+    "household_id",
+    "person_id",
+    "guardianship_id",
+    "consent_id",
+    "proposal_id",
+    "evacuation_id",
+)
 SCOPED = [
     key
     for key in _guarded()
@@ -206,11 +273,15 @@ SCOPED = [
 def test_another_teams_case_is_404_to_a_field_worker(rule, method, world):
     users, cases, login = world
     api = login(users[FIELD_WORKER])
-    response = _call(api, method, _url(rule, cases["other"]), BODIES.get((rule, method)))
+    response = _call(
+        api, method, _url(rule, cases["other"]), BODIES.get((rule, method)), cases["other"]
+    )
     assert response.status_code == 404, response.get_json()
     assert response.get_json()["code"] == "not_found"
     coordinator = login(users[COORDINATOR])
-    seen = _call(coordinator, method, _url(rule, cases["other"]), BODIES.get((rule, method)))
+    seen = _call(
+        coordinator, method, _url(rule, cases["other"]), BODIES.get((rule, method)), cases["other"]
+    )
     assert seen.status_code != 404
 
 
@@ -218,6 +289,6 @@ def test_unknown_ids_are_404_not_500(world):
     users, _, login = world
     api = login(users[COORDINATOR])
     for rule, method in SCOPED:
-        ids = {k: uuid.uuid4() for k in SCOPED_IDS}
-        response = _call(api, method, _url(rule, ids), BODIES.get((rule, method)))
+        ids = {k: uuid.uuid4() for k in (*SCOPED_IDS, "offer_id", "team_id")}
+        response = _call(api, method, _url(rule, ids), BODIES.get((rule, method)), ids)
         assert response.status_code == 404, (rule, method)

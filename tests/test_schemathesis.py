@@ -43,7 +43,17 @@ def no_login_throttle(app):
 
 @pytest.fixture
 def users_by_role(
-    no_login_throttle, make_user, team, make_household, make_person, make_guardian, make_consent
+    no_login_throttle,
+    make_user,
+    team,
+    make_household,
+    make_person,
+    make_guardian,
+    make_consent,
+    make_offer,
+    make_photo,
+    make_proposal,
+    make_evacuation,
 ):
     """A user of each role, and some case data for the generated requests to find."""
     household = make_household(team=team)
@@ -53,6 +63,10 @@ def users_by_role(
     field_worker = make_user(FIELD_WORKER, team)
     make_consent(field_worker, child, "parental", "granted", guardianship=link)
     make_consent(field_worker, mother, "self", "refused")
+    offer = make_offer()
+    make_photo(offer)
+    make_proposal(household, offer)
+    make_evacuation(team)
     return {
         FIELD_WORKER: field_worker,
         COORDINATOR: make_user(COORDINATOR),

@@ -18,7 +18,7 @@ from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import ADULT_AGE, Guardianship, Household, Person, age_on
-from app.households.service import household_scope, person_scope
+from app.households.service import household_scope, lock_persons, person_scope
 from app.timeline.service import record_entry
 from app.visits.models import Visit
 from app.visits.service import CLOCK_SKEW
@@ -47,6 +47,7 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
     subject = db.session.scalar(person_scope(actor).where(Person.id == data["subject_id"]))
     if subject is None:
         raise Invalid({"subject_id": ["No such person."]})
+    lock_persons([subject.id])
     given_at: dt.datetime = data["given_at"].astimezone(dt.UTC)
     if given_at > now + CLOCK_SKEW:
         raise Invalid({"given_at": ["A decision cannot be given in the future."]})
@@ -255,6 +256,7 @@ def get_consent(actor: User, consent_id: uuid.UUID, *, for_update: bool = False)
 def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -> ConsentRecord:
     if actor.role != COORDINATOR:
         raise Forbidden("Consents are reviewed by coordinators.")
+    lock_persons([record.subject_id])
     if record.recorded_by == actor.id:
         raise Forbidden(
             "You recorded this decision; another coordinator must review it (four eyes).",
@@ -303,6 +305,7 @@ def revoke_consent(actor: User, consent_id: uuid.UUID, reason: str) -> ConsentRe
     if not (reason or "").strip():
         raise Invalid({"reason": ["Say why the decision is revoked."]})
     record = get_consent(actor, consent_id, for_update=True)
+    lock_persons([record.subject_id])
     if record.revoked_at is not None:
         raise Conflict("This decision is already revoked.", code="invalid_transition")
     now = utcnow()

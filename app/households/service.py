@@ -198,6 +198,21 @@ def person_scope(actor: User) -> sa.Select:
     )
 
 
+def lock_persons(person_ids) -> dict[uuid.UUID, Person]:
+    """Lock these people's rows (in id order, so two lockers never deadlock).
+
+    Whatever can change a person's eligibility takes this lock first, and so do the
+    evacuation steps that evaluate it: the two never interleave.
+    """
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(Person).where(Person.id.in_(ids)).order_by(Person.id).with_for_update()
+    )
+    return {person.id: person for person in rows}
+
+
 def get_person(actor: User, person_id: uuid.UUID) -> Person:
     person = db.session.scalar(person_scope(actor).where(Person.id == person_id))
     if person is None:
@@ -314,6 +329,7 @@ def list_guardians_query(actor: User, child: Person) -> sa.Select:
 
 
 def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
+    lock_persons([child.id])
     day = today()
     if not child.is_child_on(day):
         raise Invalid({"child_id": ["Guardians are recorded for children (under 18) only."]})
@@ -392,6 +408,7 @@ def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
 
 
 def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
+    lock_persons([link.child_id])
     if link.guardian_person_id is not None:
         for field in ("external_name", "external_contact"):
             if changes.get(field) is not None:

@@ -1,0 +1,315 @@
+"""Evacuations: planning, members, departure and arrival.
+
+Nobody leaves without the permission the law requires: adding a member and departing run
+the eligibility rule again inside the same transaction, after locking the people
+concerned, so a revocation or refusal committed a moment earlier always wins (the
+services that change consents and guardians lock the same person rows). Functions flush;
+the request commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
+from app.consents.eligibility import Reason, evaluate_eligibility
+from app.db import ensure_new_id, utcnow
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.evacuations.models import ACTIVE_STATUSES, Evacuation, EvacuationMember
+from app.extensions import db
+from app.households.models import Household, Person
+from app.households.service import lock_persons
+from app.housing.models import HousingOffer, HousingProposal
+
+STAFF_ROLES = (FIELD_WORKER, COORDINATOR)
+
+
+def _refused(code: str, detail: str, reasons: list[Reason]) -> Conflict:
+    return Conflict(
+        detail,
+        code=code,
+        reasons=[{"code": r.code, "message": r.message, "person_id": r.person_id} for r in reasons],
+    )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def evacuation_scope(actor: User) -> sa.ColumnElement[bool]:
+    if actor.role == COORDINATOR:
+        return sa.true()
+    if actor.role == FIELD_WORKER:
+        return Evacuation.team_id == actor.team_id
+    return sa.false()
+
+
+def evacuations_query(actor: User, *, status: str | None = None) -> sa.Select:
+    stmt = sa.select(Evacuation).where(evacuation_scope(actor))
+    if status:
+        stmt = stmt.where(Evacuation.status == status)
+    return stmt
+
+
+def load_evacuations(stmt: sa.Select) -> list[Evacuation]:
+    return list(db.session.scalars(stmt.options(selectinload(Evacuation.members))))
+
+
+def get_evacuation(
+    actor: User, evacuation_id: uuid.UUID, *, for_update: bool = False
+) -> Evacuation:
+    stmt = sa.select(Evacuation).where(Evacuation.id == evacuation_id, evacuation_scope(actor))
+    if for_update:
+        stmt = stmt.with_for_update()
+    evacuation = db.session.scalar(stmt.options(selectinload(Evacuation.members)))
+    if evacuation is None:
+        raise NotFound("No such evacuation.")
+    return evacuation
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def plan_evacuation(actor: User, data: dict) -> Evacuation:
+    _require_coordinator(actor)
+    if db.session.get(Team, data["team_id"]) is None:
+        raise Invalid({"team_id": ["No such team."]})
+    evacuation = Evacuation(
+        id=ensure_new_id(Evacuation, data.get("id")),
+        team_id=data["team_id"],
+        planned_departure=data["planned_departure"],
+        mode=data["mode"],
+        meeting_point=data["meeting_point"].strip(),
+        route_notes=data.get("route_notes"),
+        created_by=actor.id,
+    )
+    db.session.add(evacuation)
+    db.session.flush()
+    return get_evacuation(actor, evacuation.id)
+
+
+def _require_coordinator(actor: User) -> None:
+    if actor.role != COORDINATOR:
+        raise Forbidden("Evacuations are planned and run by coordinators.")
+
+
+def _require_status(evacuation: Evacuation, status: str, action: str) -> None:
+    if evacuation.status != status:
+        raise Conflict(
+            f"A {evacuation.status} evacuation cannot {action}.", code="invalid_transition"
+        )
+
+
+def _accompaniment_problem(
+    evacuation: Evacuation,
+    person: Person,
+    member: EvacuationMember,
+    persons: dict[uuid.UUID, Person],
+    escorts: dict[uuid.UUID, User],
+) -> Reason | None:
+    """DESIGN §4.7: a child goes only with an adult member of the same evacuation or a
+    named staff escort."""
+    day = utcnow().date()
+    if not person.is_child_on(day):
+        return None
+    companion = persons.get(member.accompanied_by_person_id)
+    member_ids = {m.person_id for m in evacuation.members}
+    if (
+        companion is not None
+        and companion.id in member_ids
+        and not companion.is_child_on(day)
+        and companion.status == "present"
+    ):
+        return None
+    escort = escorts.get(member.escort_user_id)
+    if escort is not None and escort.is_active and escort.role in STAFF_ROLES:
+        return None
+    return Reason(
+        "unaccompanied_child",
+        f"{person.full_name} is a child and needs an adult member of this evacuation or a "
+        "named staff escort to go with them.",
+        person.id,
+    )
+
+
+def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMember:
+    """Add a person: the rule is evaluated now, under lock; every reason is returned."""
+    _require_coordinator(actor)
+    _require_status(evacuation, "planned", "take new members")
+    person_id = data["person_id"]
+    locked = lock_persons([person_id])
+    person = locked.get(person_id)
+    if person is None:
+        raise Invalid({"person_id": ["No such person."]})
+    if any(m.person_id == person_id for m in evacuation.members):
+        raise Conflict(f"{person.full_name} is already a member.", code="duplicate")
+    elsewhere = db.session.scalar(
+        sa.select(Evacuation.id)
+        .join(EvacuationMember, EvacuationMember.evacuation_id == Evacuation.id)
+        .where(EvacuationMember.person_id == person_id, Evacuation.status.in_(ACTIVE_STATUSES))
+    )
+    if elsewhere is not None:
+        raise Conflict(
+            f"{person.full_name} is already in another evacuation ({elsewhere}).",
+            code="already_in_evacuation",
+        )
+    member = EvacuationMember(
+        evacuation_id=evacuation.id,
+        person_id=person_id,
+        accompanied_by_person_id=data.get("accompanied_by_person_id"),
+        escort_user_id=data.get("escort_user_id"),
+        destination_offer_id=data.get("destination_offer_id"),
+        added_by=actor.id,
+    )
+    _check_references(member)
+    eligibility = evaluate_eligibility(person)
+    reasons = list(eligibility.reasons)
+    companions = _load_people([member.accompanied_by_person_id])
+    escorts = _load_users([member.escort_user_id])
+    problem = _accompaniment_problem(evacuation, person, member, companions, escorts)
+    if problem is not None:
+        reasons.append(problem)
+    if reasons:
+        code = "unaccompanied_child" if eligibility.eligible else "not_eligible"
+        raise _refused(code, f"{person.full_name} cannot join this evacuation.", reasons)
+    member.consent_id = eligibility.consent_id
+    db.session.add(member)
+    db.session.flush()
+    db.session.refresh(evacuation, attribute_names=["members"])
+    return member
+
+
+def _check_references(member: EvacuationMember) -> None:
+    if member.escort_user_id is not None and db.session.get(User, member.escort_user_id) is None:
+        raise Invalid({"escort_user_id": ["No such user."]})
+    if (
+        member.destination_offer_id is not None
+        and db.session.get(HousingOffer, member.destination_offer_id) is None
+    ):
+        raise Invalid({"destination_offer_id": ["No such housing offer."]})
+    if member.accompanied_by_person_id is not None and (
+        db.session.get(Person, member.accompanied_by_person_id) is None
+    ):
+        raise Invalid({"accompanied_by_person_id": ["No such person."]})
+
+
+def _load_people(ids) -> dict[uuid.UUID, Person]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(wanted)))}
+
+
+def _load_users(ids) -> dict[uuid.UUID, User]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))}
+
+
+def remove_member(actor: User, evacuation: Evacuation, person_id: uuid.UUID) -> None:
+    _require_coordinator(actor)
+    _require_status(evacuation, "planned", "change its members")
+    member = next((m for m in evacuation.members if m.person_id == person_id), None)
+    if member is None:
+        raise NotFound("This person is not a member of the evacuation.")
+    dependants = [
+        m.person_id for m in evacuation.members if m.accompanied_by_person_id == person_id
+    ]
+    if dependants:
+        people = _load_people(dependants)
+        raise _refused(
+            "unaccompanied_child",
+            "Children in this evacuation go with this person; change that first.",
+            [
+                Reason(
+                    "unaccompanied_child",
+                    f"{people[d].full_name} would be left without the adult who accompanies them.",
+                    d,
+                )
+                for d in dependants
+            ],
+        )
+    db.session.delete(member)
+    db.session.flush()
+    db.session.refresh(evacuation, attribute_names=["members"])
+
+
+# --- departure and arrival ---------------------------------------------------------------
+
+
+def depart(actor: User, evacuation: Evacuation) -> Evacuation:
+    """Everyone is checked again, under lock; one blocked person stops the departure."""
+    _require_coordinator(actor)
+    _require_status(evacuation, "planned", "depart")
+    if not evacuation.members:
+        raise Conflict("Nobody is in this evacuation.", code="invalid_transition")
+    persons = lock_persons([m.person_id for m in evacuation.members])
+    escorts = _load_users([m.escort_user_id for m in evacuation.members])
+    reasons: list[Reason] = []
+    for member in evacuation.members:
+        person = persons[member.person_id]
+        reasons.extend(evaluate_eligibility(person).reasons)
+        problem = _accompaniment_problem(evacuation, person, member, persons, escorts)
+        if problem is not None:
+            reasons.append(problem)
+    if reasons:
+        raise _refused(
+            "departure_blocked",
+            "The evacuation cannot depart: some members may not leave now. Nothing changed.",
+            reasons,
+        )
+    evacuation.status = "departed"
+    evacuation.departed_at = utcnow()
+    db.session.flush()
+    return evacuation
+
+
+def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
+    """Members are evacuated; a household with nobody left is evacuated; its accepted
+    housing is occupied."""
+    _require_coordinator(actor)
+    _require_status(evacuation, "departed", "arrive")
+    persons = lock_persons([m.person_id for m in evacuation.members])
+    for person in persons.values():
+        person.status = "evacuated"
+    db.session.flush()
+    household_ids = {p.household_id for p in persons.values()}
+    emptied = db.session.scalars(
+        sa.select(Household)
+        .where(Household.id.in_(household_ids))
+        .where(
+            ~sa.select(Person.id)
+            .where(Person.household_id == Household.id, Person.status == "present")
+            .exists()
+        )
+        .with_for_update()
+    ).all()
+    for household in emptied:
+        household.status = "evacuated"
+    offers = db.session.scalars(
+        sa.select(HousingOffer)
+        .join(HousingProposal, HousingProposal.offer_id == HousingOffer.id)
+        .where(
+            HousingProposal.household_id.in_(household_ids),
+            HousingProposal.status == "accepted",
+        )
+        .with_for_update(of=HousingOffer)
+    ).all()
+    for offer in offers:
+        offer.status = "occupied"
+    evacuation.status = "arrived"
+    evacuation.arrived_at = utcnow()
+    db.session.flush()
+    return evacuation
+
+
+def cancel(actor: User, evacuation: Evacuation) -> Evacuation:
+    _require_coordinator(actor)
+    _require_status(evacuation, "planned", "be cancelled")
+    evacuation.status = "cancelled"
+    evacuation.cancelled_at = utcnow()
+    db.session.flush()
+    return evacuation

@@ -1,0 +1,356 @@
+"""Housing offers, their photos, matching offers to households, and proposals.
+
+An offer's places are taken and given back only under its row lock, so two households can
+never take the last place. Functions flush; the request commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.auth.models import User
+from app.db import ensure_new_id, utcnow
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db, on_commit
+from app.households.models import Household, Person
+from app.housing import photos
+from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+
+OFFER_FIELDS = (
+    "title",
+    "kind",
+    "locality",
+    "address",
+    "capacity",
+    "rooms",
+    "monthly_rent",
+    "currency",
+    "step_free",
+    "pets_allowed",
+    "available_from",
+    "available_until",
+    "provider_name",
+    "provider_contact",
+    "notes",
+)
+#: Needing help to walk means needing a step-free home.
+NEEDS_STEP_FREE = ("walks_with_help", "cannot_walk")
+
+
+# --- offers ------------------------------------------------------------------------------
+
+
+def offers_query(*, status: str | None = None, locality: str | None = None) -> sa.Select:
+    stmt = sa.select(HousingOffer)
+    if status:
+        stmt = stmt.where(HousingOffer.status == status)
+    if locality:
+        stmt = stmt.where(
+            sa.func.lower(HousingOffer.locality).contains(locality.lower(), autoescape=True)
+        )
+    return stmt
+
+
+def load_offers(stmt: sa.Select) -> list[HousingOffer]:
+    return list(db.session.scalars(stmt.options(selectinload(HousingOffer.photos))))
+
+
+def get_offer(offer_id: uuid.UUID, *, for_update: bool = False) -> HousingOffer:
+    stmt = sa.select(HousingOffer).where(HousingOffer.id == offer_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    offer = db.session.scalar(stmt.options(selectinload(HousingOffer.photos)))
+    if offer is None:
+        raise NotFound("No such housing offer.")
+    return offer
+
+
+def _check_window(offer: HousingOffer) -> None:
+    if (
+        offer.available_from
+        and offer.available_until
+        and offer.available_until < offer.available_from
+    ):
+        raise Invalid({"available_until": ["The offer cannot end before it starts."]})
+
+
+def create_offer(actor: User, data: dict) -> HousingOffer:
+    offer = HousingOffer(
+        id=ensure_new_id(HousingOffer, data.get("id")),
+        created_by=actor.id,
+        **{k: data[k] for k in OFFER_FIELDS if k in data},
+    )
+    _check_window(offer)
+    db.session.add(offer)
+    db.session.flush()
+    return get_offer(offer.id)
+
+
+def _settle_status(offer: HousingOffer) -> None:
+    """A full offer is reserved; one with room again is available."""
+    if offer.status in ("available", "reserved"):
+        offer.status = "reserved" if offer.taken >= offer.capacity else "available"
+
+
+def update_offer(actor: User, offer: HousingOffer, changes: dict) -> HousingOffer:
+    """Change an offer (locked by the caller), or withdraw it with ``status: withdrawn``."""
+    if offer.status in ("withdrawn", "occupied"):
+        raise Conflict(
+            f"This offer is {offer.status}; it no longer changes.", code="invalid_transition"
+        )
+    if "capacity" in changes and changes["capacity"] < offer.taken:
+        raise Conflict(
+            f"{offer.taken} places are held by accepted proposals; the capacity cannot be lower.",
+            code="capacity_exceeded",
+        )
+    for field in OFFER_FIELDS:
+        if field in changes:
+            setattr(offer, field, changes[field])
+    _check_window(offer)
+    if changes.get("status") == "withdrawn":
+        _withdraw_offer(offer)
+    else:
+        _settle_status(offer)
+    db.session.flush()
+    return get_offer(offer.id)
+
+
+def _withdraw_offer(offer: HousingOffer) -> None:
+    accepted = db.session.scalar(
+        sa.select(sa.func.count(HousingProposal.id)).where(
+            HousingProposal.offer_id == offer.id, HousingProposal.status == "accepted"
+        )
+    )
+    if accepted:
+        raise Conflict(
+            "Families have accepted this offer; withdraw their proposals first.",
+            code="invalid_transition",
+        )
+    now = utcnow()
+    db.session.execute(
+        sa.update(HousingProposal)
+        .where(
+            HousingProposal.offer_id == offer.id,
+            HousingProposal.status.in_(("proposed", "shown")),
+        )
+        .values(status="withdrawn", decided_at=now, reason="The offer was withdrawn.")
+    )
+    offer.status = "withdrawn"
+
+
+# --- photos ------------------------------------------------------------------------------
+
+
+def add_photo(actor: User, offer: HousingOffer, raw: bytes, caption: str | None) -> HousingPhoto:
+    if offer.status == "withdrawn":
+        raise Conflict("This offer is withdrawn.", code="invalid_transition")
+    image = photos.clean_image(raw)
+    photos.store(image)
+    photo = HousingPhoto(
+        offer_id=offer.id,
+        sha256=image.sha256,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=len(image.data),
+        caption=caption,
+        uploaded_by=actor.id,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    return photo
+
+
+def get_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> HousingPhoto:
+    photo = db.session.scalar(
+        sa.select(HousingPhoto).where(
+            HousingPhoto.id == photo_id, HousingPhoto.offer_id == offer_id
+        )
+    )
+    if photo is None:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def delete_photo(actor: User, photo: HousingPhoto) -> None:
+    """Forget the photo; its file goes once no photo refers to it and the change commits."""
+    db.session.delete(photo)
+    db.session.flush()
+    still_used = db.session.scalar(
+        sa.select(HousingPhoto.id).where(HousingPhoto.sha256 == photo.sha256).limit(1)
+    )
+    if still_used is None:
+        sha256, content_type = photo.sha256, photo.content_type
+        on_commit(lambda: photos.remove(sha256, content_type))
+
+
+# --- matching ----------------------------------------------------------------------------
+
+
+def matches_query(household: Household) -> sa.Select:
+    """Available offers that fit the household's present members and needs."""
+    present = (
+        db.session.execute(
+            sa.select(Person.mobility).where(
+                Person.household_id == household.id, Person.status == "present"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    today = utcnow().date()
+    stmt = sa.select(HousingOffer).where(
+        HousingOffer.status == "available",
+        HousingOffer.free_capacity >= max(len(present), 1),
+        sa.or_(HousingOffer.available_until.is_(None), HousingOffer.available_until >= today),
+    )
+    if any(mobility in NEEDS_STEP_FREE for mobility in present):
+        stmt = stmt.where(HousingOffer.step_free.is_(True))
+    if "rent_money" in (household.needs or []):
+        stmt = stmt.where(HousingOffer.monthly_rent == 0)
+    if "pets" in (household.needs or []):
+        stmt = stmt.where(HousingOffer.pets_allowed.is_(True))
+    return stmt
+
+
+#: The best match leaves the fewest places empty, then costs least.
+BEST_FIRST = [
+    (HousingOffer.free_capacity, False),
+    (HousingOffer.monthly_rent, False),
+    (HousingOffer.id, False),
+]
+
+
+# --- proposals ---------------------------------------------------------------------------
+
+
+def proposals_query(household: Household) -> sa.Select:
+    return sa.select(HousingProposal).where(HousingProposal.household_id == household.id)
+
+
+def propose(actor: User, household: Household, data: dict) -> HousingProposal:
+    offer = db.session.get(HousingOffer, data["offer_id"])
+    if offer is None:
+        raise Invalid({"offer_id": ["No such housing offer."]})
+    if offer.status != "available":
+        raise Conflict(f"This offer is {offer.status}.", code="offer_unavailable")
+    open_one = db.session.scalar(
+        sa.select(HousingProposal.id).where(
+            HousingProposal.household_id == household.id,
+            HousingProposal.offer_id == offer.id,
+            HousingProposal.status.in_(("proposed", "shown", "accepted")),
+        )
+    )
+    if open_one is not None:
+        raise Conflict("This offer is already proposed to the household.", code="duplicate")
+    proposal = HousingProposal(
+        id=ensure_new_id(HousingProposal, data.get("id")),
+        household_id=household.id,
+        offer_id=offer.id,
+        notes=data.get("notes"),
+        proposed_by=actor.id,
+    )
+    db.session.add(proposal)
+    db.session.flush()
+    return proposal
+
+
+def get_proposal(scope: sa.ColumnElement[bool], proposal_id: uuid.UUID) -> HousingProposal:
+    """A proposal of a household within ``scope``, locked for its transition."""
+    proposal = db.session.scalar(
+        sa.select(HousingProposal)
+        .join(Household, Household.id == HousingProposal.household_id)
+        .where(HousingProposal.id == proposal_id, scope)
+        .with_for_update(of=HousingProposal)
+    )
+    if proposal is None:
+        raise NotFound("No such housing proposal.")
+    return proposal
+
+
+def _transition(proposal: HousingProposal, allowed: tuple[str, ...], to: str) -> None:
+    if proposal.status not in allowed:
+        raise Conflict(
+            f"A {proposal.status} proposal cannot become {to}.", code="invalid_transition"
+        )
+
+
+def show_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
+    _transition(proposal, ("proposed",), "shown")
+    proposal.status = "shown"
+    db.session.flush()
+    return proposal
+
+
+def accept_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
+    """The family accepts: their present members take places on the offer, under its lock."""
+    _transition(proposal, ("proposed", "shown"), "accepted")
+    offer = get_offer(proposal.offer_id, for_update=True)
+    if offer.status not in ("available", "reserved"):
+        raise Conflict(f"This offer is {offer.status}.", code="offer_unavailable")
+    other = db.session.scalar(
+        sa.select(HousingProposal.id).where(
+            HousingProposal.household_id == proposal.household_id,
+            HousingProposal.status == "accepted",
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            "The household has accepted another offer; withdraw that one first.",
+            code="invalid_transition",
+        )
+    places = (
+        db.session.scalar(
+            sa.select(sa.func.count(Person.id)).where(
+                Person.household_id == proposal.household_id, Person.status == "present"
+            )
+        )
+        or 1
+    )
+    if offer.capacity - offer.taken < places:
+        raise Conflict(
+            f"The offer has {offer.capacity - offer.taken} free places; the household needs "
+            f"{places}.",
+            code="capacity_exceeded",
+        )
+    offer.taken += places
+    _settle_status(offer)
+    proposal.status = "accepted"
+    proposal.places = places
+    proposal.decided_at = utcnow()
+    db.session.flush()
+    return proposal
+
+
+def _give_back_places(proposal: HousingProposal) -> None:
+    if proposal.status != "accepted":
+        return
+    offer = get_offer(proposal.offer_id, for_update=True)
+    offer.taken -= proposal.places or 0
+    _settle_status(offer)
+    proposal.places = None
+
+
+def decline_proposal(actor: User, proposal: HousingProposal, reason: str) -> HousingProposal:
+    _transition(proposal, ("proposed", "shown", "accepted"), "declined")
+    _give_back_places(proposal)
+    proposal.status = "declined"
+    proposal.reason = reason
+    proposal.decided_at = utcnow()
+    db.session.flush()
+    return proposal
+
+
+def withdraw_proposal(
+    actor: User, proposal: HousingProposal, reason: str | None
+) -> HousingProposal:
+    _transition(proposal, ("proposed", "shown", "accepted"), "withdrawn")
+    _give_back_places(proposal)
+    proposal.status = "withdrawn"
+    proposal.reason = reason
+    proposal.decided_at = utcnow()
+    db.session.flush()
+    return proposal
