@@ -37,6 +37,18 @@ MAX_PAGE_SIZE = 200
 NOT_BLANK = ma.validate.Regexp(r"\s*\S", error="Must not be blank.")
 
 
+class AwareDateTime(ma.fields.AwareDateTime):
+    """A time with its offset that can also be told in UTC (year 1 at +01:00 cannot)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise ma.ValidationError("Not a time that can be stored.") from None
+        return moment
+
+
 class MalformedBody(DomainError):
     status, code, title = 400, "malformed_body", "Malformed request body"
 

@@ -120,3 +120,37 @@ def test_a_read_records_the_tokens_last_use(app, as_field_worker):
     with app.app_context():
         last_used = db.session.scalar(sa.select(ApiToken.last_used_at))
     assert last_used > long_ago + dt.timedelta(minutes=59)
+
+
+def test_unstorable_times_are_422(as_field_worker, make_household, make_person, team):
+    household = make_household(team=team)
+    adult = make_person(household, age=40)
+    for moment in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-05:00"):
+        visit = as_field_worker.post(
+            f"/api/v1/households/{household.id}/visits",
+            json={"visited_at": moment, "outcome": "talked"},
+        )
+        assert visit.status_code == 422, moment
+        consent = as_field_worker.post(
+            "/api/v1/consents",
+            json={
+                "subject_id": str(adult.id),
+                "basis": "self",
+                "decision": "granted",
+                "given_at": moment,
+                "evidence": "signed_form",
+            },
+        )
+        assert consent.status_code == 422, moment
+    before_birth = as_field_worker.post(
+        "/api/v1/consents",
+        json={
+            "subject_id": str(adult.id),
+            "basis": "self",
+            "decision": "granted",
+            "given_at": "1950-01-01T10:00:00+00:00",
+            "evidence": "signed_form",
+        },
+    )
+    assert before_birth.status_code == 422
+    assert "given_at" in before_birth.get_json()["errors"]

@@ -54,30 +54,37 @@ class _Parent:
 
 
 def _standing(records: list[ConsentRecord], day: dt.date) -> tuple[ConsentRecord | None, bool]:
-    """The latest record that still counts, and whether an expired grant was passed over.
+    """One decider's standing decision, and whether their latest was an expired grant.
 
-    Revoked and rejected records never count; expired ones no longer do. Records come
-    oldest first, so the last one standing is the latest decision.
+    ``records`` are one decider's (a parent, the person, the social services), oldest
+    first. A rejected record never happened. Otherwise the latest decides, and only it: if
+    it was revoked or has expired, nothing stands — an older decision never comes back.
+    A grant not yet verified does not lift that decider's earlier refusal.
     """
-    standing = None
-    expired_grant = False
-    for record in records:
-        if record.revoked_at is not None or record.review_status == "rejected":
-            continue
-        if record.is_expired_on(day):
-            expired_grant = expired_grant or record.decision == "granted"
-            continue
-        standing = record
-    return standing, expired_grant
+    live = [r for r in records if r.review_status != "rejected"]
+    if not live:
+        return None, False
+    latest = live[-1]
+    if latest.revoked_at is not None:
+        return None, False
+    if latest.is_expired_on(day):
+        return None, latest.decision == "granted"
+    if latest.decision == "granted" and latest.review_status == "pending_review":
+        earlier, _ = _standing(live[:-1], day)
+        if earlier is not None and earlier.decision == "refused":
+            return earlier, False
+    return latest, False
+
+
+def _in_decision_order(record: ConsentRecord) -> tuple:
+    # when two decisions carry the same time, the refusal counts as the later one
+    return (record.given_at, record.decision == "refused", record.recorded_at, record.id)
 
 
 def _consents(person_id: uuid.UUID) -> list[ConsentRecord]:
-    return list(
-        db.session.scalars(
-            sa.select(ConsentRecord)
-            .where(ConsentRecord.subject_id == person_id)
-            .order_by(ConsentRecord.given_at, ConsentRecord.recorded_at, ConsentRecord.id)
-        )
+    return sorted(
+        db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.subject_id == person_id)),
+        key=_in_decision_order,
     )
 
 
@@ -124,6 +131,10 @@ def evaluate_eligibility(person: Person, at: dt.datetime | None = None) -> Eligi
             reasons.append(_missing_or_expired(expired, f"own consent of {person.full_name}"))
         elif decision.decision == "refused":
             reasons.append(Reason("refused", f"{person.full_name} has refused to leave."))
+        elif decision.review_status == "pending_review":
+            reasons.append(
+                Reason("consent_pending_review", "The consent has not been verified yet.")
+            )
         else:
             consent = decision
     else:

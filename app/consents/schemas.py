@@ -5,7 +5,7 @@ from marshmallow import fields, validate
 
 from app.consents.models import BASES, DECISIONS, EVIDENCE, REVIEW_STATUSES
 from app.errors import ReasonSchema
-from app.http import NOT_BLANK, PageArgsSchema
+from app.http import NOT_BLANK, AwareDateTime, PageArgsSchema
 
 
 class AuthoritySchema(ma.Schema):
@@ -21,10 +21,14 @@ class ConsentContextSchema(ma.Schema):
     subject_name = fields.String()
     subject_age = fields.Integer()
     subject_is_child = fields.Boolean()
+    subject_dob_estimated = fields.Boolean(metadata={"description": "The age is an estimate"})
     household_id = fields.UUID()
     household_ref = fields.String()
     given_by = fields.String(allow_none=True, metadata={"description": "Parent, authority or self"})
     relationship = fields.String(allow_none=True, metadata={"description": "The parent's link"})
+    relationship_status = fields.String(
+        allow_none=True, metadata={"description": "The link's legal status now"}
+    )
     recorded_by_name = fields.String()
     visit_visited_at = fields.AwareDateTime(allow_none=True)
 
@@ -42,7 +46,7 @@ class ConsentSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "social_services: who decided, decision number and date"},
     )
-    given_at = fields.AwareDateTime(required=True)
+    given_at = AwareDateTime(required=True)
     visit_id = fields.UUID(allow_none=True)
     evidence = fields.String(required=True, validate=validate.OneOf(EVIDENCE))
     witness_name = fields.String(allow_none=True, validate=validate.Length(max=200))

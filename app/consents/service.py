@@ -51,6 +51,8 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
     given_at: dt.datetime = data["given_at"].astimezone(dt.UTC)
     if given_at > now + CLOCK_SKEW:
         raise Invalid({"given_at": ["A decision cannot be given in the future."]})
+    if given_at.date() < subject.date_of_birth:
+        raise Invalid({"given_at": ["A decision cannot be given before the person was born."]})
     valid_until = data.get("valid_until")
     if valid_until is not None and valid_until < given_at.date():
         raise Invalid({"valid_until": ["A decision cannot end before it was given."]})
@@ -58,7 +60,8 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
         raise Invalid({"witness_name": ["A witnessed verbal decision needs the witness's name."]})
 
     basis = data["basis"]
-    is_child = subject.is_child_on(now.date())
+    # child or adult on the day the decision was given, which may be before it is recorded
+    is_child = subject.is_child_on(given_at.date())
     link = _check_giver(actor, subject, basis, is_child, data)
     visit_id = data.get("visit_id")
     if visit_id is not None:
@@ -204,9 +207,11 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
         stmt.add_columns(
             Person.full_name,
             Person.date_of_birth,
+            Person.dob_estimated,
             Household.id,
             Household.ref,
             Guardianship.relationship,
+            Guardianship.legal_status,
             sa.func.coalesce(guardian.full_name, Guardianship.external_name),
             recorder.full_name,
             Visit.visited_at,
@@ -220,17 +225,30 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
     today = utcnow().date()
     for row in db.session.execute(stmt):
         record = row[0]
-        (name, born, household_id, ref, relationship, giver, recorder_name, visited_at) = row[1:]
+        (
+            name,
+            born,
+            estimated,
+            household_id,
+            ref,
+            relationship,
+            legal_status,
+            giver,
+            recorder_name,
+            visited_at,
+        ) = row[1:]
         age = age_on(born, today)
         given_by = {"parental": giver, "social_services": record.authority_name, "self": name}
         record.context = {
             "subject_name": name,
             "subject_age": age,
             "subject_is_child": age < ADULT_AGE,
+            "subject_dob_estimated": estimated,
             "household_id": household_id,
             "household_ref": ref,
             "given_by": given_by[record.basis],
             "relationship": relationship,
+            "relationship_status": legal_status,
             "recorded_by_name": recorder_name,
             "visit_visited_at": visited_at,
         }
@@ -306,6 +324,19 @@ def revoke_consent(actor: User, consent_id: uuid.UUID, reason: str) -> ConsentRe
         raise Invalid({"reason": ["Say why the decision is revoked."]})
     record = get_consent(actor, consent_id, for_update=True)
     lock_persons([record.subject_id])
+    if record.decision == "refused":
+        # withdrawing a refusal loosens the rule: it takes a second person, a coordinator
+        if actor.role != COORDINATOR:
+            raise Forbidden(
+                "A refusal stands until the person decides again (record the new decision) "
+                "or a coordinator revokes it.",
+                code="coordinator_required",
+            )
+        if record.recorded_by == actor.id:
+            raise Forbidden(
+                "You recorded this refusal; another coordinator must revoke it (four eyes).",
+                code="four_eyes",
+            )
     if record.revoked_at is not None:
         raise Conflict("This decision is already revoked.", code="invalid_transition")
     now = utcnow()

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.evacuations.models import MODES, STATUSES
-from app.http import NOT_BLANK, PageArgsSchema
+from app.http import NOT_BLANK, AwareDateTime, PageArgsSchema
 
 
 class MemberSchema(ma.Schema):
@@ -21,7 +21,7 @@ class MemberSchema(ma.Schema):
 class EvacuationSchema(ma.Schema):
     id = fields.UUID(metadata={"description": "Client-chosen UUID (optional on create)"})
     team_id = fields.UUID(required=True)
-    planned_departure = fields.AwareDateTime(required=True)
+    planned_departure = AwareDateTime(required=True)
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     meeting_point = fields.String(required=True, validate=[validate.Length(max=4000), NOT_BLANK])
     route_notes = fields.String(allow_none=True, validate=validate.Length(max=4000))

@@ -176,9 +176,15 @@ def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMem
         raise _refused(code, f"{person.full_name} cannot join this evacuation.", reasons)
     member.consent_id = eligibility.consent_id
     db.session.add(member)
+    _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
     return member
+
+
+def _touch(evacuation: Evacuation) -> None:
+    """The members are part of the evacuation: changing them is a new version (a new ETag)."""
+    evacuation.updated_at = utcnow()
 
 
 def _check_references(member: EvacuationMember) -> None:
@@ -233,6 +239,7 @@ def remove_member(actor: User, evacuation: Evacuation, person_id: uuid.UUID) -> 
             ],
         )
     db.session.delete(member)
+    _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
 from app.db import ensure_new_id, utcnow
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import (
     ADULT_AGE,
@@ -208,7 +208,12 @@ def lock_persons(person_ids) -> dict[uuid.UUID, Person]:
     if not ids:
         return {}
     rows = db.session.scalars(
-        sa.select(Person).where(Person.id.in_(ids)).order_by(Person.id).with_for_update()
+        sa.select(Person)
+        .where(Person.id.in_(ids))
+        .order_by(Person.id)
+        .with_for_update()
+        # what was read before waiting for the lock may have changed meanwhile
+        .execution_options(populate_existing=True)
     )
     return {person.id: person for person in rows}
 
@@ -278,9 +283,16 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
         _check_settable_status(changes["status"])
     born = _birth_date(changes, today())
     if born is not None:
+        was_child = person.is_child
         person.date_of_birth, person.dob_estimated = born
         if person.is_child:
             _refuse_if_guardian(person)
+        elif was_child and actor.role != COORDINATOR:
+            # a child made an adult would decide for themselves: a second look first
+            raise Forbidden(
+                "Only a coordinator can change a child's age to 18 or over.",
+                code="coordinator_required",
+            )
     if "full_name" in changes:
         person.full_name = changes["full_name"].strip()
     becomes_absent = changes.get("status") in LOST_STATUSES and person.status != changes["status"]
@@ -370,6 +382,9 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         )
         if duplicate is not None:
             raise Conflict("This guardian is already linked to the child.", code="duplicate_link")
+    legal_status = data.get("legal_status", "active")
+    if guardian_id is not None and guardian.status in LOST_STATUSES and legal_status == "active":
+        legal_status = guardian.status  # a parent recorded as deceased cannot decide
     link = Guardianship(
         id=ensure_new_id(Guardianship, data.get("id")),
         child_id=child.id,
@@ -377,7 +392,7 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         external_name=external_name,
         external_contact=data.get("external_contact") if external_name else None,
         relationship=data["relationship"],
-        legal_status=data.get("legal_status", "active"),
+        legal_status=legal_status,
     )
     db.session.add(link)
     record_entry(
@@ -422,10 +437,17 @@ def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guard
         changes = {**changes, "external_name": name}
     tracked = ("relationship", "legal_status")
     before = {field: getattr(link, field) for field in tracked}
+    was_parent = link.is_parent
     for field in ("relationship", "legal_status", "external_name", "external_contact"):
         if field in changes:
             setattr(link, field, changes[field])
     after = {field: getattr(link, field) for field in tracked}
+    if was_parent and not link.is_parent and actor.role != COORDINATOR:
+        # a parent who can no longer decide loses their say, refusals included
+        raise Forbidden(
+            "Only a coordinator can record that a parent can no longer decide for a child.",
+            code="coordinator_required",
+        )
     if before != after:
         household_id = db.session.scalar(
             sa.select(Person.household_id).where(Person.id == link.child_id)

@@ -61,7 +61,8 @@ class HousingOffer(Versioned, Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
-    free_capacity: Mapped[int] = column_property(capacity - taken)
+    #: typed, so a cursor over it decodes (the bare difference of two columns is untyped)
+    free_capacity: Mapped[int] = column_property(sa.type_coerce(capacity - taken, sa.Integer))
     photos: Mapped[list[HousingPhoto]] = relationship(
         lazy="raise_on_sql", order_by="HousingPhoto.created_at, HousingPhoto.id"
     )

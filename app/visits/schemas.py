@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.http import AwareDateTime
 from app.visits.models import CONCERNS, OUTCOMES, SAFETY, STANCES, WAYS_OUT
 
 MAX_TEXT = 4000
@@ -17,7 +18,7 @@ class StanceSchema(ma.Schema):
 class VisitSchema(ma.Schema):
     id = fields.UUID(metadata={"description": "Client-chosen UUID (optional on create)"})
     household_id = fields.UUID(dump_only=True)
-    visited_at = fields.AwareDateTime(
+    visited_at = AwareDateTime(
         required=True, metadata={"description": "The device's time of the visit, with offset"}
     )
     recorded_by = fields.UUID(dump_only=True)

@@ -91,12 +91,14 @@ class Scene:
         )
 
     def revoke(self, name: str) -> None:
+        """A field worker revokes a grant; a refusal takes a coordinator who did not record it."""
+        refusal = self.records[name].decision == "refused"
         self._act(
             lambda actor, record: consent_service.revoke_consent(
                 actor, record.id, "Changed their mind at the next visit."
             ),
             name,
-            by=self.field_worker,
+            by=self.coordinator if refusal else self.field_worker,
         )
 
     def _act(self, operation, name: str, by=None) -> None:
@@ -176,11 +178,19 @@ def adult_refusal_logged_late_but_given_earlier_does_not_supersede(s: Scene):
     return person
 
 
-def adult_revoked_refusal_leaves_earlier_grant_standing(s: Scene):
+def adult_revoked_refusal_does_not_revive_the_earlier_grant(s: Scene):
     person = s.adult()
     s.record("grant", person, "self", "granted")
     s.record("refusal", person, "self", "refused")
     s.revoke("refusal")
+    return person
+
+
+def adult_grant_and_refusal_given_at_the_same_moment(s: Scene):
+    person = s.adult()
+    moment = utcnow() - dt.timedelta(hours=2)
+    s.record("refusal", person, "self", "refused", given_at=moment)
+    s.record("grant", person, "self", "granted", given_at=moment)
     return person
 
 
@@ -309,6 +319,36 @@ def two_parents_refusing_parent_later_agrees(s: Scene):
     s.verify("mother_grant")
     s.record("father_refusal", child, "parental", "refused", father)
     s.record("father_grant", child, "parental", "granted", father)
+    s.verify("father_grant")
+    return child
+
+
+def two_parents_refusing_parents_unverified_grant_does_not_lift_the_refusal(s: Scene):
+    child, mother, father = _child_and_parents(s)
+    s.record("mother_grant", child, "parental", "granted", mother)
+    s.verify("mother_grant")
+    s.record("father_refusal", child, "parental", "refused", father)
+    s.record("father_grant", child, "parental", "granted", father)
+    return child
+
+
+def parents_later_grant_revoked_does_not_revive_the_earlier_grant(s: Scene):
+    child, mother = _child_and_mother(s)
+    s.record("first_grant", child, "parental", "granted", mother)
+    s.verify("first_grant")
+    s.record("second_grant", child, "parental", "granted", mother)
+    s.verify("second_grant")
+    s.revoke("second_grant")
+    return child
+
+
+def parents_expired_refusal_does_not_revive_the_earlier_grant(s: Scene):
+    child, mother = _child_and_mother(s)
+    s.record(
+        "grant", child, "parental", "granted", mother, given_at=utcnow() - dt.timedelta(days=20)
+    )
+    s.verify("grant")
+    s.record("refusal", child, "parental", "refused", mother, **_expired())
     return child
 
 
@@ -493,7 +533,8 @@ CASES = [
     blocked(adult_later_refusal_supersedes_grant, SELF, "refused"),
     met(adult_later_grant_supersedes_refusal, SELF, "self", "grant"),
     met(adult_refusal_logged_late_but_given_earlier_does_not_supersede, SELF, "self", "grant"),
-    met(adult_revoked_refusal_leaves_earlier_grant_standing, SELF, "self", "grant"),
+    blocked(adult_revoked_refusal_does_not_revive_the_earlier_grant, SELF, "consent_missing"),
+    blocked(adult_grant_and_refusal_given_at_the_same_moment, SELF, "refused"),
     blocked(adult_revoked_grant, SELF, "consent_missing"),
     blocked(adult_expired_grant, SELF, "consent_expired"),
     blocked(adult_who_left_with_a_grant, SELF, "not_present"),
@@ -510,6 +551,15 @@ CASES = [
     met(adoptive_parent_grant_verified, PARENTAL, "parental", "grant"),
     blocked(two_parents_disagree, PARENTAL, "parental_refusal"),
     met(two_parents_refusing_parent_later_agrees, PARENTAL, "parental", "mother_grant"),
+    blocked(
+        two_parents_refusing_parents_unverified_grant_does_not_lift_the_refusal,
+        PARENTAL,
+        "parental_refusal",
+    ),
+    blocked(
+        parents_later_grant_revoked_does_not_revive_the_earlier_grant, PARENTAL, "consent_missing"
+    ),
+    blocked(parents_expired_refusal_does_not_revive_the_earlier_grant, PARENTAL, "consent_missing"),
     blocked(two_parents_refusal_blocks_a_pending_grant, PARENTAL, "parental_refusal"),
     met(two_parents_refusal_revoked, PARENTAL, "parental", "mother_grant"),
     blocked(grandparent_wants_to_leave_while_mother_refuses, PARENTAL, "parental_refusal"),

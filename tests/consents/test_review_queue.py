@@ -136,10 +136,12 @@ def test_the_queue_lists_pending_grants_oldest_first_with_context(
         "subject_name": "Dmytro Kovalenko",
         "subject_age": 8,
         "subject_is_child": True,
+        "subject_dob_estimated": False,
         "household_id": str(family.household.id),
         "household_ref": family.household.ref,
         "given_by": "Olena Kovalenko",
         "relationship": "mother",
+        "relationship_status": "active",
         "recorded_by_name": "Mykola Recorder",
         "visit_visited_at": parental["context"]["visit_visited_at"],
     }
@@ -398,3 +400,24 @@ def test_times_are_answered_in_utc(as_recorder, family):
     answered = response.get_json()["given_at"]
     assert answered.endswith("+00:00")
     assert dt.datetime.fromisoformat(answered) == given
+
+
+def test_withdrawing_a_refusal_takes_a_second_coordinator(
+    as_recorder, as_coordinator, login, make_user, recorder, family, make_consent
+):
+    """A refusal protects the child; lifting it is not one field worker's call."""
+    refusal = make_consent(recorder, family.child, "parental", "refused", guardianship=family.link)
+    body = {"reason": "Recorded against the wrong child."}
+    by_field = as_recorder.post(f"{consent_url(refusal)}/revoke", json=body)
+    assert by_field.status_code == 403
+    assert by_field.get_json()["code"] == "coordinator_required"
+
+    own = make_user(COORDINATOR, username="selfrecorder")
+    own_refusal = make_consent(own, family.child, "parental", "refused", guardianship=family.link)
+    by_recorder = login(own).post(f"{consent_url(own_refusal)}/revoke", json=body)
+    assert by_recorder.status_code == 403
+    assert by_recorder.get_json()["code"] == "four_eyes"
+
+    lifted = as_coordinator.post(f"{consent_url(refusal)}/revoke", json=body)
+    assert lifted.status_code == 200
+    assert lifted.get_json()["revoked_by"] is not None

@@ -310,7 +310,9 @@ def test_guardians_list_is_paginated(as_field_worker, family, make_guardian):
     assert second["next_cursor"] is None
 
 
-def test_patch_legal_status_and_is_parent_follows(as_field_worker, family, make_guardian):
+def test_patch_legal_status_and_is_parent_follows(
+    as_field_worker, as_coordinator, family, make_guardian
+):
     link = make_guardian(family.child, family.mother, "mother")
     url = link_url(link.id)
     current = as_field_worker.get(url)
@@ -318,10 +320,14 @@ def test_patch_legal_status_and_is_parent_follows(as_field_worker, family, make_
     assert current.get_json()["is_parent"] is True
 
     deceased = {"legal_status": "deceased"}
-    assert as_field_worker.patch(url, json=deceased).status_code == 428
-    assert as_field_worker.patch(url, json=deceased, headers={"If-Match": '"9"'}).status_code == 412
+    assert as_coordinator.patch(url, json=deceased).status_code == 428
+    assert as_coordinator.patch(url, json=deceased, headers={"If-Match": '"9"'}).status_code == 412
+    # a parent who can no longer decide loses their say: a coordinator confirms it
+    refused = as_field_worker.patch(url, json=deceased, headers={"If-Match": etag(current)})
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "coordinator_required"
 
-    changed = as_field_worker.patch(url, json=deceased, headers={"If-Match": etag(current)})
+    changed = as_coordinator.patch(url, json=deceased, headers={"If-Match": etag(current)})
     assert changed.status_code == 200, changed.get_json()
     assert changed.get_json()["legal_status"] == "deceased"
     assert changed.get_json()["is_parent"] is False

@@ -251,7 +251,7 @@ def test_get_and_patch_a_person_with_if_match(as_field_worker, household, make_p
     assert as_field_worker.get(url).get_json() == body
 
 
-def test_patch_birth_date_and_estimate(as_field_worker, household, make_person):
+def test_patch_birth_date_and_estimate(as_field_worker, as_coordinator, household, make_person):
     person = make_person(household, age=40)
     url = person_url(person)
 
@@ -262,7 +262,11 @@ def test_patch_birth_date_and_estimate(as_field_worker, household, make_person):
     assert (exact.get_json()["age"], exact.get_json()["is_child"]) == (16, True)
     assert exact.get_json()["dob_estimated"] is False
 
-    estimated = as_field_worker.patch(url, json={"estimated_age": 70}, headers={"If-Match": '"2"'})
+    # a child made an adult would decide for themselves: only a coordinator does that
+    refused = as_field_worker.patch(url, json={"estimated_age": 70}, headers={"If-Match": '"2"'})
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "coordinator_required"
+    estimated = as_coordinator.patch(url, json={"estimated_age": 70}, headers={"If-Match": '"2"'})
     assert estimated.status_code == 200, estimated.get_json()
     body = estimated.get_json()
     assert (body["age"], body["is_elderly"], body["dob_estimated"]) == (70, True, True)
@@ -341,14 +345,16 @@ def test_admin_cannot_read_people(as_admin, household, make_person):
 
 
 def test_a_parent_who_dies_stops_being_a_parent(
-    as_field_worker, household, make_person, make_guardian
+    as_field_worker, as_coordinator, household, make_person, make_guardian
 ):
     child = make_person(household, age=6)
     mother = make_person(household, age=31)
     link = make_guardian(child, mother, "mother")
-    response = as_field_worker.patch(
-        f"/api/v1/persons/{mother.id}", json={"status": "deceased"}, headers={"If-Match": '"1"'}
-    )
+    url = f"/api/v1/persons/{mother.id}"
+    refused = as_field_worker.patch(url, json={"status": "deceased"}, headers={"If-Match": '"1"'})
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "coordinator_required"
+    response = as_coordinator.patch(url, json={"status": "deceased"}, headers={"If-Match": '"1"'})
     assert response.status_code == 200
     after = as_field_worker.get(f"/api/v1/guardianships/{link.id}").get_json()
     assert after["legal_status"] == "deceased"

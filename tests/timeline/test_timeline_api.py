@@ -86,8 +86,8 @@ def history(as_field_worker, as_coordinator, household, family):
             },
         )
     )
-    changed = ok(
-        as_field_worker.patch(
+    changed = ok(  # a parent who can no longer decide: a coordinator records it
+        as_coordinator.patch(
             f"/api/v1/guardianships/{father_link['id']}",
             json={"legal_status": "missing"},
             headers={"If-Match": etag(father_response)},
@@ -147,8 +147,10 @@ def test_the_timeline_tells_the_history_in_time_order(
     assert times == sorted(times)
     assert times[0] == history.visited_at
     assert {e["household_id"] for e in entries} == {str(household.id)}
-    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 6 + [
-        str(coordinator.id),
+    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 4 + [
+        str(coordinator.id),  # the father recorded missing
+        str(field_worker.id),
+        str(coordinator.id),  # the grant verified
         str(field_worker.id),
     ]
     assert [e["entity_type"] for e in entries] == [
