@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+from app.logs import configure_logging, register_request_id
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -19,8 +20,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings)
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.json.sort_keys = False
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging(app)
 
     if app.config["ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         logging.getLogger(__name__).warning(
@@ -42,12 +42,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_api(app)
 
     from app.auth.access import register_access_control
-    from app.http import register_media_type_check, register_request_hooks
+    from app.http import (
+        register_media_type_check,
+        register_request_hooks,
+        register_response_headers,
+    )
 
+    register_request_id(app)
     register_request_hooks(app)
     register_access_control(app)
     register_media_type_check(app)
+    register_response_headers(app)
 
+    from app.audit.api import blp as audit_blp
     from app.auth.api import blp as auth_blp
     from app.consents.api import blp as consents_blp
     from app.evacuations.api import blp as evacuations_blp
@@ -65,6 +72,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         timeline_blp,
         housing_blp,
         evacuations_blp,
+        audit_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)

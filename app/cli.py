@@ -6,11 +6,12 @@ Each command is one unit of work: it commits at the end, or changes nothing.
 from __future__ import annotations
 
 import sys
+import uuid
 
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from app.errors import DomainError
@@ -19,6 +20,7 @@ from app.extensions import PROJECT_ROOT, db, declare_write_intent
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="User accounts.")
 demo_cli = AppGroup("demo", help="Fictional demo data.")
+audit_cli = AppGroup("audit", help="The audit trail.")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -53,6 +55,7 @@ def db_current() -> None:
 def run_unit_of_work(work):
     """Run ``work()`` in one transaction; a domain error is printed, nothing changes."""
     declare_write_intent(True)
+    g.request_id = "cli-" + uuid.uuid4().hex[:16]
     try:
         result = work()
         db.session.commit()
@@ -125,7 +128,26 @@ def demo_seed() -> None:
         click.echo(f"  {username:<10} {role:<13} password: {password}")
 
 
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exit status 1 names the first broken event."""
+    from app.audit.service import verify_chain
+
+    result = verify_chain()
+    db.session.rollback()
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} event(s) checked")
+        return
+    click.echo(
+        f"audit chain BROKEN at event {result.first_broken_id} "
+        f"(after {result.checked - 1} good event(s)): an event was edited, deleted or reordered",
+        err=True,
+    )
+    sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(audit_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)

@@ -134,7 +134,31 @@ def _http_code(status: int) -> str:
     return http.HTTPStatus(status).name.lower()
 
 
+#: Refusals worth a trace: failed logins and bad tokens, forbidden attempts, throttling.
+AUDITED_REFUSALS = (401, 403, 429)
+
+
+def audit_refusal(status: int, code: str) -> None:
+    """Write the refusal to the audit trail, after the refused request rolled back."""
+    from flask import request
+
+    from app.audit.service import record_refusal
+
+    details = {"status": status, "code": code, "method": request.method, "path": request.path}
+    try:
+        if request.path == "/api/v1/auth/tokens":
+            body = request.get_json(silent=True)
+            username = body.get("username") if isinstance(body, dict) else None
+            if isinstance(username, str):
+                details["username"] = username.strip().lower()[:64]
+        record_refusal(f"refused.{code}", "request", None, details)
+    except Exception:  # the refusal still gets its answer; the gap is logged loudly
+        log.exception("could not write a refusal to the audit trail")
+
+
 def handle_domain_error(error: DomainError) -> Response:
+    if error.status in AUDITED_REFUSALS:
+        audit_refusal(error.status, error.code)
     return problem(
         error.status,
         code=error.code,
@@ -164,6 +188,8 @@ def handle_http_exception(error: HTTPException) -> Response:
             detail="Some fields are invalid.",
             errors=errors,
         )
+    if status in AUDITED_REFUSALS:
+        audit_refusal(status, _http_code(status))
     headers = dict(data.get("headers") or {})
     raised_headers = dict(error.get_headers())
     for name in ("Retry-After", "Allow", "WWW-Authenticate"):

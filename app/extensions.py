@@ -46,6 +46,8 @@ def _casefold(value: str | None) -> str | None:
 
 def make_engine(url: str, **options) -> sa.Engine:
     url = resolve_database_url(url)
+    # errors never carry the statement's values into logs: they may be people's names
+    options.setdefault("hide_parameters", True)
     if sa.engine.make_url(url).get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, **options)
 

@@ -31,7 +31,6 @@ from app.errors import (
 )
 from app.extensions import db, declare_write_intent
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_PAGE_SIZE = 200
 #: A name or a place made only of spaces says nothing; schemas refuse it.
 NOT_BLANK = ma.validate.Regexp(r"\s*\S", error="Must not be blank.")
@@ -116,16 +115,18 @@ def _check_media_type() -> None:
     has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
     if not has_body and not request.headers.get("Content-Type"):
         return
-    if request.is_json:
-        return
     view = _view_method()
-    if request.mimetype in getattr(view, "_accepts_media", frozenset()):
+    accepted = getattr(view, "_accepts_media", None)
+    if request.is_json and (accepted is None or request.mimetype in accepted):
+        return
+    if accepted and request.mimetype in accepted:
         setting = getattr(view, "_max_bytes_setting", None)
         if setting:
             request.max_content_length = current_app.config[setting] + FORM_OVERHEAD
         return
+    wanted = " or ".join(sorted(accepted)) if accepted else "application/json"
     raise UnsupportedMediaType(
-        f"Send the body as application/json (got {request.mimetype or 'no Content-Type'})."
+        f"Send the body as {wanted} (got {request.mimetype or 'no Content-Type'})."
     )
 
 
@@ -180,11 +181,41 @@ def _check_text() -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Before authentication: declare whether this request's transaction will write."""
+    """Before authentication: every API request may write (reads of people are audited),
+    so on SQLite its transaction begins IMMEDIATE."""
 
     @app.before_request
     def _begin_unit_of_work() -> None:
-        declare_write_intent(request.method not in SAFE_METHODS)
+        declare_write_intent(request.path.startswith("/api/v1/"))
+
+
+CORS_EXPOSED = "ETag, Location, Retry-After, X-Request-ID, Idempotent-Replayed"
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
+
+
+def register_response_headers(app: Flask) -> None:
+    """Security headers on every answer; CORS only for configured origins."""
+    origins = {o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()}
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/v1/"):
+            headers["Cache-Control"] = "no-store"
+        origin = request.headers.get("Origin")
+        if origin and origin in origins:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+            headers.add("Vary", "Origin")
+            if request.method == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE"
+                headers["Access-Control-Allow-Headers"] = CORS_ALLOWED_HEADERS
+                headers["Access-Control-Max-Age"] = "600"
+        return response
 
 
 def register_media_type_check(app: Flask) -> None:

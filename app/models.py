@@ -1,5 +1,6 @@
 """Every domain's models in one place: for the mappers and for Alembic's autogenerate."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Team, User
 from app.consents.models import ConsentRecord
 from app.db import Base
@@ -12,6 +13,7 @@ from app.visits.models import Visit, VisitStance
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "Base",
     "ConsentRecord",
     "Evacuation",

@@ -40,3 +40,7 @@ class Defaults:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
     LOG_LEVEL = "INFO"
+    #: "text" for people at a terminal, "json" (one object per line) for log collectors.
+    LOG_FORMAT = "text"
+    #: Origins allowed to call the API from a browser, comma-separated; none by default.
+    CORS_ORIGINS = ""

@@ -5,3 +5,4 @@ class Production(Defaults):
     #: Must be overridden: production refuses to start without an explicit database URL.
     DATABASE_URL = ""
     LOG_LEVEL = "INFO"
+    LOG_FORMAT = "json"

@@ -7,3 +7,5 @@ class Testing(Defaults):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
+    #: access lines for every test request only slow the suite down
+    LOG_LEVEL = "WARNING"

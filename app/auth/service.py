@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from app.audit import service as audit
 from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -168,6 +169,7 @@ def revoke_all_tokens(user: User) -> int:
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    audit.record("revoke_all_tokens", "users", user.id, {"revoked": result.rowcount})
     return result.rowcount
 
 

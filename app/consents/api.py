@@ -6,7 +6,6 @@ import uuid
 
 from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
 from app.consents import service
-from app.consents.eligibility import evaluate_eligibility
 from app.consents.models import ConsentRecord
 from app.consents.schemas import (
     ConsentQueryArgsSchema,
@@ -16,7 +15,6 @@ from app.consents.schemas import (
     RevokeSchema,
     VerifySchema,
 )
-from app.households.service import get_person
 from app.http import IDEMPOTENCY_KEY_PARAMETER, Blueprint, Resource, page_of, paginate
 from app.idempotency.service import idempotent
 
@@ -37,7 +35,7 @@ class Consents(Resource):
             OLDEST_FIRST,
             limit=args["limit"],
             cursor=args["cursor"],
-            load=service.load_with_context,
+            load=service.read_consents,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -63,7 +61,7 @@ class ConsentById(Resource):
     @blp.response(200, ConsentSchema)
     def get(self, consent_id: uuid.UUID):
         """One consent record, with its review and revocation"""
-        return service.get_consent(current_actor(), consent_id)
+        return service.read_consent(current_actor(), consent_id)
 
 
 @blp.route("/consents/<uuid:consent_id>/verify")
@@ -108,4 +106,4 @@ class PersonEligibility(Resource):
     @blp.response(200, EligibilitySchema)
     def get(self, person_id: uuid.UUID):
         """May this person be evacuated now? The requirement, the basis, every reason"""
-        return evaluate_eligibility(get_person(current_actor(), person_id))
+        return service.read_eligibility(current_actor(), person_id)

@@ -12,13 +12,15 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from app.audit import service as audit
 from app.auth.models import COORDINATOR, User
+from app.consents.eligibility import Eligibility, evaluate_eligibility
 from app.consents.models import ConsentRecord
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import ADULT_AGE, Guardianship, Household, Person, age_on
-from app.households.service import household_scope, lock_persons, person_scope
+from app.households.service import get_person, household_scope, lock_persons, person_scope
 from app.timeline.service import record_entry
 from app.visits.models import Visit
 from app.visits.service import CLOCK_SKEW
@@ -254,6 +256,36 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
         }
         records.append(record)
     return records
+
+
+def read_consents(stmt: sa.Select) -> list[ConsentRecord]:
+    """A page of consent records with their context; each counts as looked at."""
+    records = load_with_context(stmt)
+    audit.record_read("consent_records", [r.id for r in records])
+    return records
+
+
+def read_consent(actor: User, consent_id: uuid.UUID) -> ConsentRecord:
+    record = get_consent(actor, consent_id)
+    audit.record_read("consent_records", [record.id])
+    return record
+
+
+def read_eligibility(actor: User, person_id: uuid.UUID) -> Eligibility:
+    """Evaluate the rule for someone in scope; the look, and its answer, are audited."""
+    answer = evaluate_eligibility(get_person(actor, person_id))
+    audit.record(
+        "read",
+        "eligibility",
+        person_id,
+        {
+            "eligible": answer.eligible,
+            "requirement": answer.requirement,
+            "reasons": [r.code for r in answer.reasons],
+            "consent_id": answer.consent_id,
+        },
+    )
+    return answer
 
 
 def get_consent(actor: User, consent_id: uuid.UUID, *, for_update: bool = False) -> ConsentRecord:

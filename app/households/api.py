@@ -111,6 +111,7 @@ class Members(Resource):
             [(Person.created_at, False), (Person.id, False)],
             limit=args["limit"],
             cursor=args["cursor"],
+            load=service.read_members,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -133,7 +134,7 @@ class PersonById(Resource):
     @blp.response(200, PersonSchema)
     def get(self, person_id: uuid.UUID):
         """One person"""
-        return with_etag(service.get_person(current_actor(), person_id))
+        return with_etag(service.read_person(current_actor(), person_id))
 
     @roles(*CASE_ROLES)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])

@@ -95,6 +95,8 @@ class Household(Versioned, Base):
     notes: Mapped[str | None] = mapped_column(sa.Text)
     last_visit_at: Mapped[dt.datetime | None]
     next_visit_due: Mapped[dt.date | None] = mapped_column(index=True)
+    #: When retention removed the case's personal data (names, contacts, notes).
+    anonymised_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

@@ -13,6 +13,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from app.audit import service as audit
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -223,6 +224,20 @@ def get_person(actor: User, person_id: uuid.UUID) -> Person:
     if person is None:
         raise NotFound("No such person.")
     return person
+
+
+def read_person(actor: User, person_id: uuid.UUID) -> Person:
+    """A person's record, as someone looks at it (the look is audited)."""
+    person = get_person(actor, person_id)
+    audit.record_read("persons", [person.id])
+    return person
+
+
+def read_members(stmt: sa.Select) -> list[Person]:
+    """Run a members query; every record on the page counts as looked at."""
+    people = list(db.session.scalars(stmt))
+    audit.record_read("persons", [p.id for p in people])
+    return people
 
 
 def list_members_query(actor: User, household: Household) -> sa.Select:

@@ -8,7 +8,7 @@ from flask import current_app
 
 from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
 from app.households.service import get_household, household_scope
-from app.housing import photos, service
+from app.housing import service
 from app.housing.models import HousingOffer, HousingProposal
 from app.housing.schemas import (
     DeclineSchema,
@@ -116,10 +116,8 @@ class OfferPhoto(Resource):
     @blp.doc(responses={"200": IMAGE_RESPONSE})
     def get(self, offer_id: uuid.UUID, photo_id: uuid.UUID):
         """The photo itself, for showing a family on a tablet"""
-        photo = service.get_photo(offer_id, photo_id)
-        response = current_app.response_class(
-            photos.read(photo.sha256, photo.content_type), mimetype=photo.content_type
-        )
+        photo, data = service.read_photo(offer_id, photo_id)
+        response = current_app.response_class(data, mimetype=photo.content_type)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -111,8 +111,12 @@ def store(image: CleanImage) -> None:
         raise
 
 
-def read(sha256: str, content_type: str) -> bytes:
-    return _path(sha256, content_type).read_bytes()
+def read(sha256: str, content_type: str) -> bytes | None:
+    """The stored bytes, or None when the file has gone missing from the upload folder."""
+    try:
+        return _path(sha256, content_type).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def remove(sha256: str, content_type: str) -> None:

@@ -6,11 +6,13 @@ never take the last place. Functions flush; the request commits.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
 from app.auth.models import User
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -19,6 +21,7 @@ from app.households.models import Household, Person
 from app.housing import photos
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
 
+log = logging.getLogger(__name__)
 OFFER_FIELDS = (
     "title",
     "kind",
@@ -130,14 +133,18 @@ def _withdraw_offer(offer: HousingOffer) -> None:
             code="invalid_transition",
         )
     now = utcnow()
-    db.session.execute(
-        sa.update(HousingProposal)
+    open_proposals = db.session.scalars(
+        sa.select(HousingProposal)
         .where(
             HousingProposal.offer_id == offer.id,
             HousingProposal.status.in_(("proposed", "shown")),
         )
-        .values(status="withdrawn", decided_at=now, reason="The offer was withdrawn.")
+        .with_for_update()
     )
+    for proposal in open_proposals:
+        proposal.status = "withdrawn"
+        proposal.decided_at = now
+        proposal.reason = "The offer was withdrawn."
     offer.status = "withdrawn"
 
 
@@ -173,6 +180,17 @@ def get_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> HousingPhoto:
     if photo is None:
         raise NotFound("No such photo.")
     return photo
+
+
+def read_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> tuple[HousingPhoto, bytes]:
+    """A photo and its bytes, as staff look at it (the look is audited, never the bytes)."""
+    photo = get_photo(offer_id, photo_id)
+    data = photos.read(photo.sha256, photo.content_type)
+    if data is None:
+        log.error("photo %s: its file %s is missing from the upload folder", photo.id, photo.sha256)
+        raise NotFound("The photo's file is missing; upload it again.")
+    audit.record_read("housing_photos", [photo.id], offer_id=str(offer_id))
+    return photo, data
 
 
 def delete_photo(actor: User, photo: HousingPhoto) -> None:
@@ -259,16 +277,29 @@ def propose(actor: User, household: Household, data: dict) -> HousingProposal:
 
 
 def get_proposal(scope: sa.ColumnElement[bool], proposal_id: uuid.UUID) -> HousingProposal:
-    """A proposal of a household within ``scope``, locked for its transition."""
-    proposal = db.session.scalar(
-        sa.select(HousingProposal)
+    """A proposal of a household within ``scope``, locked for its transition.
+
+    Locks are taken household, offer, proposal: the household so it never holds two
+    accepted proposals, and the offer before the proposal as withdrawing an offer does
+    (offer, then its proposals), so the two wait for each other instead of deadlocking.
+    """
+    keys = db.session.execute(
+        sa.select(HousingProposal.household_id, HousingProposal.offer_id)
         .join(Household, Household.id == HousingProposal.household_id)
         .where(HousingProposal.id == proposal_id, scope)
-        .with_for_update(of=HousingProposal)
-    )
-    if proposal is None:
+    ).one_or_none()
+    if keys is None:
         raise NotFound("No such housing proposal.")
-    return proposal
+    db.session.execute(
+        sa.select(Household.id).where(Household.id == keys.household_id).with_for_update()
+    )
+    get_offer(keys.offer_id, for_update=True)
+    return db.session.scalars(
+        sa.select(HousingProposal)
+        .where(HousingProposal.id == proposal_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def _transition(proposal: HousingProposal, allowed: tuple[str, ...], to: str) -> None:
@@ -302,14 +333,15 @@ def accept_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
             "The household has accepted another offer; withdraw that one first.",
             code="invalid_transition",
         )
-    places = (
-        db.session.scalar(
-            sa.select(sa.func.count(Person.id)).where(
-                Person.household_id == proposal.household_id, Person.status == "present"
-            )
+    places = db.session.scalar(
+        sa.select(sa.func.count(Person.id)).where(
+            Person.household_id == proposal.household_id, Person.status == "present"
         )
-        or 1
     )
+    if not places:
+        raise Conflict(
+            "Nobody in the household is present to be housed.", code="invalid_transition"
+        )
     if offer.capacity - offer.taken < places:
         raise Conflict(
             f"The offer has {offer.capacity - offer.taken} free places; the household needs "
