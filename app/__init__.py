@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.health import blp as health_blp
     from app.households.api import blp as households_blp
     from app.housing.api import blp as housing_blp
+    from app.reports.api import blp as reports_blp
     from app.timeline.api import blp as timeline_blp
     from app.visits.api import blp as visits_blp
 
@@ -73,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         housing_blp,
         evacuations_blp,
         audit_blp,
+        reports_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)

@@ -21,6 +21,7 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="User accounts.")
 demo_cli = AppGroup("demo", help="Fictional demo data.")
 audit_cli = AppGroup("audit", help="The audit trail.")
+retention_cli = AppGroup("retention", help="Keeping personal data no longer than needed.")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -146,7 +147,26 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@retention_cli.command("purge")
+@click.option("--older-than-days", type=click.IntRange(min=1), required=True)
+@click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
+def retention_purge(older_than_days: int, dry_run: bool) -> None:
+    """Anonymise households closed, declined or evacuated more than N days ago."""
+    from app.retention.service import purge
+
+    report = run_unit_of_work(lambda: purge(older_than_days, dry_run=dry_run))
+    verb = "would anonymise" if dry_run else "anonymised"
+    click.echo(
+        f"{verb} {report.households} household(s) and {report.persons} person(s); "
+        f"{'would remove' if dry_run else 'removed'} {report.photos} photo(s) of unused offers "
+        f"and {report.idempotency_keys} expired idempotency record(s)"
+    )
+    for household_id in report.household_ids:
+        click.echo(f"  {household_id}")
+
+
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(retention_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)

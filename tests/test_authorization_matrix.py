@@ -84,6 +84,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("/api/v1/evacuations/<uuid:evacuation_id>/cancel", "POST"): COORDINATOR_ONLY,
     ("/api/v1/audit-events", "GET"): ADMIN_ONLY,
     ("/api/v1/audit-events/verify", "GET"): ADMIN_ONLY,
+    ("/api/v1/reports/summary", "GET"): COORDINATOR_ONLY,
 }
 
 #: A valid body per writing route, so a scope check is reached rather than validation.

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from app.consents.models import ConsentRecord
 from app.db import utcnow
@@ -227,3 +227,62 @@ def _social_services(
         )
         return None
     return decision
+
+
+# --- the stored answer, for reports ------------------------------------------------------
+
+
+def _note_touched(session: Session, _context, _instances) -> None:
+    """Before a flush: whose answer may it move? Consents' subjects, guardians' children,
+    new people and people whose status or birth date changed."""
+    touched = session.info.setdefault("eligibility_touched", set())
+    for obj in session.new:
+        if isinstance(obj, ConsentRecord):
+            touched.add(obj.subject_id)
+        elif isinstance(obj, Guardianship):
+            touched.add(obj.child_id)
+        elif isinstance(obj, Person):
+            touched.add(obj.id)
+    for obj in session.dirty:
+        if isinstance(obj, ConsentRecord):
+            touched.add(obj.subject_id)
+        elif isinstance(obj, Guardianship):
+            touched.add(obj.child_id)
+        elif isinstance(obj, Person):
+            state = sa.inspect(obj)
+            if any(state.attrs[key].history.has_changes() for key in ("status", "date_of_birth")):
+                touched.add(obj.id)
+
+
+def _store_answers(session: Session) -> None:
+    """Before commit: store the rule's current answer for everyone the changes touched."""
+    if not session.info.get("eligibility_touched"):
+        return
+    session.flush()
+    touched = {t for t in session.info.pop("eligibility_touched", set()) if t is not None}
+    people = session.scalars(sa.select(Person).where(Person.id.in_(touched))).all()
+    table = Person.__table__
+    for person in people:
+        answer = evaluate_eligibility(person)
+        until = None
+        if answer.eligible:
+            until = session.scalar(
+                sa.select(ConsentRecord.valid_until).where(ConsentRecord.id == answer.consent_id)
+            )
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == person.id)
+            .values(
+                eligibility_state="eligible" if answer.eligible else answer.reasons[0].code,
+                eligibility_until=until,
+            )
+        )
+
+
+def _forget_touched(session: Session, _previous) -> None:
+    session.info.pop("eligibility_touched", None)
+
+
+sa.event.listen(Session, "before_flush", _note_touched)
+sa.event.listen(Session, "before_commit", _store_answers)
+sa.event.listen(Session, "after_soft_rollback", _forget_touched)

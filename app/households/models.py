@@ -131,6 +131,11 @@ class Person(Versioned, Base):
     status: Mapped[str] = mapped_column(sa.String(10), default="present")
     mobility: Mapped[str] = mapped_column(sa.String(16), default="walks")
     medical_notes: Mapped[str | None] = mapped_column(sa.Text)
+    #: The rule's answer as of the last change that could move it ("eligible" or the first
+    #: blocking code) and the day the consent behind an "eligible" runs out: kept for
+    #: reports, which count without evaluating every person. The rule itself never reads it.
+    eligibility_state: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    eligibility_until: Mapped[dt.date | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

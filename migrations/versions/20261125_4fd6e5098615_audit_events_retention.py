@@ -1,4 +1,4 @@
-"""The audit trail (append-only in the database itself) and retention's anonymised_at
+"""The audit trail (append-only in the database itself), retention's anonymised_at, stored eligibility for reports
 
 Revision ID: 4fd6e5098615
 Revises: b72bbf5aebf4
@@ -41,6 +41,11 @@ def upgrade() -> None:
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.add_column(sa.Column('anonymised_at', app.db.UTCDateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('persons', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('eligibility_state', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('eligibility_until', sa.Date(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_persons_eligibility_state'), ['eligibility_state'], unique=False)
+
     # the database refuses to change or remove an audit event, whoever asks
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
@@ -74,6 +79,11 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
+    with op.batch_alter_table('persons', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_persons_eligibility_state'))
+        batch_op.drop_column('eligibility_until')
+        batch_op.drop_column('eligibility_state')
+
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.drop_column('anonymised_at')
 
