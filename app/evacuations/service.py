@@ -281,7 +281,9 @@ def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
     _require_status(evacuation, "departed", "arrive")
     persons = lock_persons([m.person_id for m in evacuation.members])
     for person in persons.values():
-        person.status = "evacuated"
+        # someone recorded missing or deceased on the way did not arrive
+        if person.status == "present":
+            person.status = "evacuated"
     db.session.flush()
     household_ids = {p.household_id for p in persons.values()}
     emptied = db.session.scalars(
