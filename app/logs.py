@@ -68,7 +68,7 @@ def register_request_id(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         offered = request.headers.get("X-Request-ID", "")
-        g.request_id = offered if REQUEST_ID.match(offered) else uuid.uuid4().hex
+        g.request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         g.request_started = time.monotonic()
 
     @app.after_request

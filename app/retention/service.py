@@ -49,13 +49,16 @@ def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | Non
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=older_than_days)
     report = PurgeReport()
+    # locked: a case reopened by a concurrent request is seen reopened, and left alone
     report.household_ids = list(
         db.session.scalars(
-            sa.select(Household.id).where(
+            sa.select(Household.id)
+            .where(
                 Household.status.in_(CLOSED_STATUSES),
                 Household.updated_at < cutoff,
                 Household.anonymised_at.is_(None),
             )
+            .with_for_update()
         )
     )
     ids = report.household_ids
