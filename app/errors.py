@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -179,7 +179,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     errors = data.get("errors") or data.get("messages")
     if status == 422 and isinstance(errors, dict):
         # webargs nests the messages under the location ("json", "query", ...)
-        if len(errors) == 1 and next(iter(errors)) in {"json", "query", "headers", "form"}:
+        if len(errors) == 1 and next(iter(errors)) in {"json", "query", "headers", "form", "files"}:
             errors = next(iter(errors.values()))
         return problem(
             422,
@@ -227,7 +227,10 @@ def handle_integrity_error(error: IntegrityError) -> Response:
             title="Conflict",
             detail="The change conflicts with data already stored (a duplicate).",
         )
-    log.error("constraint violation not caught by a service rule: %s", error.orig)
+    # the constraint's name only: the driver's message may quote the row's values
+    diag = getattr(error.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or str(error.orig).split(":")[-1].strip()
+    log.error("constraint violation not caught by a service rule: %s", constraint)
     return problem(
         422,
         code="constraint_violation",
@@ -245,6 +248,26 @@ def handle_stale_data(_error: StaleDataError) -> Response:
         code="stale_version",
         title="The resource has changed",
         detail="Someone changed this resource at the same time; fetch it again and retry.",
+    )
+
+
+#: PostgreSQL gave up one of two transactions waiting on each other: safe to retry.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+
+
+def handle_operational_error(error: OperationalError) -> Response:
+    if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+        return handle_unexpected(error)
+    from app.extensions import db
+
+    db.session.rollback()
+    log.warning("transaction gave way to a concurrent one (%s)", error.orig.sqlstate)
+    return problem(
+        409,
+        code="concurrent_change",
+        title="Conflict",
+        detail="Someone changed the same records at the same moment; nothing was changed. Retry.",
+        headers={"Retry-After": "1"},
     )
 
 
@@ -268,4 +291,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
+    app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -11,7 +11,7 @@ class Defaults:
     #: Largest photo accepted, in bytes (413 above it); the request limit allows this much.
     PHOTO_MAX_BYTES = 10_000_000
     #: Refuse absurd dimensions before decoding (decompression bombs).
-    PHOTO_MAX_PIXELS = 40_000_000
+    PHOTO_MAX_PIXELS = 24_000_000
     PHOTO_MAX_SIDE = 12_000
     #: Largest request body accepted, in bytes (413 above it).
     MAX_CONTENT_LENGTH = 1_000_000

@@ -381,8 +381,7 @@ def make_photo(app, coordinator):
 
         with app.app_context():
             actor = db.session.get(type(coordinator), coordinator.id)
-            offer_row = housing_service.get_offer(offer.id, for_update=True)
-            photo = housing_service.add_photo(actor, offer_row, data or png_bytes(), caption)
+            photo = housing_service.add_photo(actor, offer.id, data or png_bytes(), caption)
             db.session.commit()
             return photo
 

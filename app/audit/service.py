@@ -57,6 +57,11 @@ PERSONAL_FIELDS = frozenset(
         "route_notes",
         "password_hash",
         "device_label",
+        "note",
+        "title",
+        "authority_name",
+        "authority_decision_ref",
+        "date_of_birth",
     }
 )
 #: Columns that are bookkeeping, or secrets, and never worth an event of their own.
@@ -269,8 +274,9 @@ def event_hash(event: dict) -> str:
 
 
 def _append(session: Session) -> None:
-    if "audit_pending" in session.info:
-        session.flush()  # captures the last changes before they are committed
+    # capture the last changes now: commit() itself flushes only after this listener
+    while session.new or session.dirty or session.deleted:
+        session.flush()
     rows = _finalise(session)
     if not rows:
         return

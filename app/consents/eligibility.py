@@ -284,5 +284,7 @@ def _forget_touched(session: Session, _previous) -> None:
 
 
 sa.event.listen(Session, "before_flush", _note_touched)
-sa.event.listen(Session, "before_commit", _store_answers)
+# first among the before_commit listeners: the audit append comes after it, so the
+# global append lock is held as briefly as possible
+sa.event.listen(Session, "before_commit", _store_answers, insert=True)
 sa.event.listen(Session, "after_soft_rollback", _forget_touched)

@@ -212,7 +212,8 @@ def lock_persons(person_ids) -> dict[uuid.UUID, Person]:
         sa.select(Person)
         .where(Person.id.in_(ids))
         .order_by(Person.id)
-        .with_for_update()
+        # NO KEY UPDATE: inserts that merely refer to a person (a visit's stances) go on
+        .with_for_update(key_share=True)
         # what was read before waiting for the lock may have changed meanwhile
         .execution_options(populate_existing=True)
     )
@@ -296,6 +297,13 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
         )
     if "status" in changes and changes["status"] != person.status:
         _check_settable_status(changes["status"])
+        if changes["status"] in LOST_STATUSES:
+            # the guardian and the children their links follow: one lock, in id order,
+            # as the evacuation steps take it, so the two never wait on each other
+            children = db.session.scalars(
+                sa.select(Guardianship.child_id).where(Guardianship.guardian_person_id == person.id)
+            ).all()
+            lock_persons([person.id, *children])
     born = _birth_date(changes, today())
     if born is not None:
         was_child = person.is_child

@@ -96,6 +96,7 @@ class OfferById(Resource):
 @blp.route("/housing-offers/<uuid:offer_id>/photos")
 class OfferPhotos(Resource):
     @roles(COORDINATOR)
+    @idempotent
     @accepts_media("multipart/form-data", max_bytes_setting="PHOTO_MAX_BYTES")
     @blp.arguments(PhotoUploadSchema, location="form")
     @blp.arguments(PhotoFileSchema, location="files")
@@ -104,9 +105,9 @@ class OfferPhotos(Resource):
     @blp.alt_response(415, description="Not a JPEG, PNG or WebP image")
     def post(self, form, files, offer_id: uuid.UUID):
         """Upload a photo (multipart: file, caption); metadata such as GPS is stripped"""
-        offer = service.get_offer(offer_id, for_update=True)
+        service.get_offer(offer_id)  # 404 before reading a large body
         raw = files["file"].read(current_app.config["PHOTO_MAX_BYTES"] + 1)
-        photo = service.add_photo(current_actor(), offer, raw, form.get("caption"))
+        photo = service.add_photo(current_actor(), offer_id, raw, form.get("caption"))
         return photo, 201, {"Location": f"/api/v1/housing-offers/{offer_id}/photos/{photo.id}"}
 
 

@@ -21,6 +21,10 @@ from app.errors import DomainError
 from app.extensions import PROJECT_ROOT
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: Phones write JPEGs with extra frames ("MPO"); the first frame is a plain JPEG.
+ALIASES = {"MPO": "JPEG"}
+#: Photos are shown on a tablet: larger ones are scaled down to this many pixels a side.
+MAX_STORED_SIDE = 2560
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
@@ -48,7 +52,7 @@ def clean_image(raw: bytes) -> CleanImage:
         raise ImageTooLarge(f"A photo may be at most {config['PHOTO_MAX_BYTES']} bytes.")
     try:
         with Image.open(io.BytesIO(raw)) as probe:
-            kind = probe.format
+            kind = ALIASES.get(probe.format, probe.format)
             width, height = probe.size
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise NotAnImage("Upload a JPEG, PNG or WebP photo.") from None
@@ -58,11 +62,16 @@ def clean_image(raw: bytes) -> CleanImage:
         raise ImageTooLarge(f"A {width}x{height} image is too large to accept.")
     try:
         with Image.open(io.BytesIO(raw)) as image:
+            if kind == "JPEG":
+                image.draft("RGB", (MAX_STORED_SIDE, MAX_STORED_SIDE))  # decode smaller
             image.load()
             upright = ImageOps.exif_transpose(image)
-    except (OSError, ValueError, Image.DecompressionBombError):
+            upright.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE))
+            return _reencode(upright, kind)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("The image is too large to accept.") from None
+    except Exception:  # Pillow raises many kinds (SyntaxError, struct.error, ...) on bad data
         raise NotAnImage("The image is damaged and cannot be read.") from None
-    return _reencode(upright, kind)
 
 
 def _reencode(image: Image.Image, kind: str) -> CleanImage:
@@ -73,9 +82,9 @@ def _reencode(image: Image.Image, kind: str) -> CleanImage:
     pixels.paste(image.convert(mode))
     out = io.BytesIO()
     if kind == "JPEG":
-        pixels.save(out, "JPEG", quality=85, optimize=True)
+        pixels.save(out, "JPEG", quality=85)
     elif kind == "PNG":
-        pixels.save(out, "PNG", optimize=True)
+        pixels.save(out, "PNG")
     else:
         pixels.save(out, "WEBP", quality=85)
     data = out.getvalue()

@@ -151,10 +151,12 @@ def _withdraw_offer(offer: HousingOffer) -> None:
 # --- photos ------------------------------------------------------------------------------
 
 
-def add_photo(actor: User, offer: HousingOffer, raw: bytes, caption: str | None) -> HousingPhoto:
+def add_photo(actor: User, offer_id: uuid.UUID, raw: bytes, caption: str | None) -> HousingPhoto:
+    """Clean the image first (slow, no lock held), then attach it under the offer's lock."""
+    image = photos.clean_image(raw)
+    offer = get_offer(offer_id, for_update=True)
     if offer.status == "withdrawn":
         raise Conflict("This offer is withdrawn.", code="invalid_transition")
-    image = photos.clean_image(raw)
     photos.store(image)
     photo = HousingPhoto(
         offer_id=offer.id,

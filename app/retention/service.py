@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from app.audit import service as audit
 from app.consents.models import ConsentRecord
 from app.db import utcnow
+from app.evacuations.models import Evacuation, EvacuationMember
 from app.extensions import db, on_commit
 from app.households.models import Guardianship, Household, Person
 from app.housing import photos
@@ -119,10 +120,43 @@ def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | Non
             revocation_reason=REMOVED,
         )
         _blank(HousingProposal, HousingProposal.household_id.in_(ids), notes=None, reason=None)
+        # the way out they took: an evacuation none of whose people is still on record
+        evacuations = sa.select(EvacuationMember.evacuation_id).where(
+            EvacuationMember.person_id.in_(person_ids)
+        )
+        still_open = (
+            sa.select(EvacuationMember.evacuation_id)
+            .join(Person, Person.id == EvacuationMember.person_id)
+            .join(Household, Household.id == Person.household_id)
+            .where(Household.anonymised_at.is_(None))
+        )
+        _blank(
+            Evacuation,
+            sa.and_(Evacuation.id.in_(evacuations), Evacuation.id.not_in(still_open)),
+            meeting_point=REMOVED,
+            route_notes=None,
+        )
         for household_id in ids:
             audit.record(
                 "anonymise", "households", household_id, {"older_than_days": older_than_days}
             )
+    # offers no family will use again: their photos, and where they are and whose they were
+    _blank(
+        HousingOffer,
+        sa.and_(
+            HousingOffer.status.in_(("withdrawn", "occupied")),
+            HousingOffer.updated_at < cutoff,
+            sa.or_(
+                HousingOffer.address.is_not(None),
+                HousingOffer.provider_name.is_not(None),
+                HousingOffer.provider_contact.is_not(None),
+            ),
+        ),
+        address=None,
+        provider_name=None,
+        provider_contact=None,
+        version=HousingOffer.version + 1,
+    )
     for photo in unused_photos:
         db.session.delete(photo)
         sha256, content_type = photo.sha256, photo.content_type

@@ -208,3 +208,25 @@ def test_concurrent_writers_never_fork_the_chain(app, make_user, team):
         )
         assert ids == list(range(mark + 1, mark + 1 + len(ids)))
         assert verify_chain().ok
+
+
+def test_what_people_said_on_a_visit_stays_out_of_the_trail(
+    app, as_field_worker, make_household, make_person, team
+):
+    household = make_household(team=team)
+    mother = make_person(household, age=33)
+    mark = _last_id(app)
+    response = as_field_worker.post(
+        f"/api/v1/households/{household.id}/visits",
+        json={
+            "visited_at": "2026-11-20T10:00:00+00:00",
+            "outcome": "talked",
+            "stances": [
+                {"person_id": str(mother.id), "stance": "wants_to_stay", "note": "hides a child"}
+            ],
+        },
+    )
+    assert response.status_code == 201
+    events = _events(app, mark)
+    assert {e.entity_type for e in events} >= {"visits", "visit_stances"}
+    assert "hides a child" not in json.dumps([e.details for e in events])

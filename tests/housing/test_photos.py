@@ -361,3 +361,19 @@ def test_caption_is_optional_and_limited(as_coordinator, offer, app):
     assert no_caption.get_json()["caption"] is None
     assert too_long.status_code == 422
     assert len(stored_photos(app)) == 1
+
+
+def test_a_damaged_png_is_415_not_500(as_coordinator, offer, app):
+    """Found by flipping bytes: Pillow reports some damage as SyntaxError."""
+    raw = bytearray(png_bytes((40, 40)))
+    raw[40:48] = b"\xff" * 8  # inside the first chunk after the header
+    response = upload(as_coordinator, offer, bytes(raw), name="broken.png")
+    assert response.status_code == 415
+    assert code(response) == "unsupported_image"
+
+
+def test_large_photos_are_stored_scaled_down(as_coordinator, as_field_worker, offer):
+    response = upload(as_coordinator, offer, png_bytes((3000, 1000)), name="wide.png")
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["width"], body["height"]) == (2560, 853)

@@ -573,3 +573,48 @@ def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
     assert (shown["status"], shown["notes"]) == ("engaging", "Came back after the winter")
     [member] = _items(as_coordinator, f"/api/v1/households/{household.id}/members")
     assert member["full_name"] == "Iryna Returning"
+
+
+def test_the_way_out_and_the_new_address_go_too(
+    app, make_household, make_person, make_offer, make_evacuation, coordinator, team
+):
+    """An evacuated family's meeting point, and the flat they moved into, are personal too."""
+    from app.evacuations.models import Evacuation, EvacuationMember
+
+    household = make_household(team=team)
+    person = make_person(household, age=40)
+    offer = make_offer(address="Flat 4, 12 Linden Street", provider_contact="+000 555 0123")
+    evacuation = make_evacuation(
+        team, meeting_point="Behind the pharmacy", route_notes="By the river"
+    )
+    long_ago = utcnow() - dt.timedelta(days=90)
+    with app.app_context():
+        db.session.add(
+            EvacuationMember(
+                evacuation_id=evacuation.id, person_id=person.id, added_by=coordinator.id
+            )
+        )
+        db.session.execute(
+            sa.update(Person).where(Person.id == person.id).values(status="evacuated")
+        )
+        db.session.execute(
+            sa.update(Household)
+            .where(Household.id == household.id)
+            .values(status="evacuated", updated_at=long_ago)
+        )
+        db.session.execute(
+            sa.update(HousingOffer)
+            .where(HousingOffer.id == offer.id)
+            .values(status="occupied", updated_at=long_ago)
+        )
+        db.session.commit()
+        retention.purge(30)
+        db.session.commit()
+        evacuation_row = db.session.get(Evacuation, evacuation.id)
+        offer_row = db.session.get(HousingOffer, offer.id)
+        db.session.refresh(evacuation_row)
+        db.session.refresh(offer_row)
+        assert evacuation_row.meeting_point == retention.REMOVED
+        assert evacuation_row.route_notes is None
+        assert (offer_row.address, offer_row.provider_contact) == (None, None)
+        assert offer_row.status == "occupied"
