@@ -24,10 +24,6 @@ def declare_write_intent(writes: bool) -> None:
     _write_intent.set(writes)
 
 
-def writes_intended() -> bool:
-    return _write_intent.get()
-
-
 def resolve_database_url(url: str) -> str:
     """Make a relative SQLite path relative to the project root and create its folder."""
     parsed = sa.engine.make_url(url)

@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
-import logging
 import re
 import secrets
 import uuid
@@ -22,9 +21,8 @@ from app.audit import service as audit
 from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.extensions import db, writes_intended
+from app.extensions import db
 
-log = logging.getLogger(__name__)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 TOKEN_PREFIX = "sp_"
 #: A token's last use is written at most this often, so reads stay reads.
@@ -133,27 +131,9 @@ def resolve_token(token: str) -> tuple[User, ApiToken] | None:
     if record.revoked_at is not None or record.expires_at <= now or not user.is_active:
         return None
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        _note_token_use(record, now)
-    return user, record
-
-
-def _note_token_use(record: ApiToken, now: dt.datetime) -> None:
-    """Record a token's last use without turning a read into a write.
-
-    A writing request records it in its own transaction. A read records it in a short
-    transaction of its own, best effort: on SQLite a read transaction that starts writing
-    can fail at once when another connection wrote meanwhile.
-    """
-    if writes_intended():
+        # every API request's transaction may write (reads are audited): note it here
         record.last_used_at = now
-        return
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now)
-            )
-    except sa.exc.OperationalError:
-        log.info("token last-use not recorded this time (database busy)")
+    return user, record
 
 
 def revoke_token(record: ApiToken) -> None:

@@ -10,10 +10,9 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.models import User
 from app.db import ensure_new_id, utcnow
-from app.errors import Invalid, NotFound
+from app.errors import Invalid
 from app.extensions import db
 from app.households.models import Household, Person
-from app.households.service import household_scope
 from app.timeline.service import record_entry
 from app.visits.models import CONVERSATION_OUTCOMES, Visit, VisitStance
 
@@ -102,15 +101,3 @@ def list_visits_query(household: Household) -> sa.Select:
 
 def load_visits(stmt: sa.Select) -> list[Visit]:
     return list(db.session.scalars(stmt.options(selectinload(Visit.stances))))
-
-
-def get_visit(actor: User, visit_id: uuid.UUID) -> Visit:
-    visit = db.session.scalar(
-        sa.select(Visit)
-        .join(Household, Household.id == Visit.household_id)
-        .where(Visit.id == visit_id, household_scope(actor))
-        .options(selectinload(Visit.stances))
-    )
-    if visit is None:
-        raise NotFound("No such visit.")
-    return visit
