@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -22,11 +21,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     configure_logging(app)
 
-    if app.config["ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
-        logging.getLogger(__name__).warning(
-            "login throttle counts in process memory: with several workers or servers set "
-            "SAFEPASSAGE_RATELIMIT_STORAGE_URI to a shared store (redis://...)"
-        )
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -9,13 +9,14 @@ import sys
 import uuid
 
 import click
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from app.errors import DomainError
-from app.extensions import PROJECT_ROOT, db, declare_write_intent
+from app.extensions import PROJECT_ROOT, db, declare_write_intent, make_engine
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="User accounts.")
@@ -24,10 +25,15 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 retention_cli = AppGroup("retention", help="Keeping personal data no longer than needed.")
 
 
+def migration_url() -> str:
+    """The owner's URL for schema changes: MIGRATION_DATABASE_URL, else DATABASE_URL."""
+    return current_app.config.get("MIGRATION_DATABASE_URL") or current_app.config["DATABASE_URL"]
+
+
 def alembic_config(database_url: str | None = None) -> Config:
     # stdout is looked up now, not at import: click's runner (and any caller) may redirect it
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"), stdout=sys.stdout)
-    cfg.attributes["database_url"] = database_url or current_app.config["DATABASE_URL"]
+    cfg.attributes["database_url"] = database_url or migration_url()
     # the app has configured logging already; alembic.ini's logging is for the alembic CLI
     cfg.attributes["configure_logger"] = False
     return cfg
@@ -36,8 +42,11 @@ def alembic_config(database_url: str | None = None) -> Config:
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Migrate the database up to REVISION (default: head)."""
+    """Migrate the database up to REVISION (default: head), as the migration role."""
     command.upgrade(alembic_config(), revision)
+    url = current_app.config.get("MIGRATION_DATABASE_URL")
+    if url and sa.engine.make_url(url).get_backend_name() == "postgresql":
+        click.echo("Now run `flask --app wsgi db grant-runtime ROLE` for the service's role.")
 
 
 @db_cli.command("downgrade")
@@ -51,6 +60,51 @@ def db_downgrade(revision: str) -> None:
 def db_current() -> None:
     """Show the database's current revision."""
     command.current(alembic_config(), verbose=False)
+
+
+@db_cli.command("grant-runtime")
+@click.argument("role")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Set the role's password, read from standard input (else it is left as it is).",
+)
+def db_grant_runtime(role: str, password_stdin: bool) -> None:
+    """Give ROLE exactly the rights the running service needs (PostgreSQL), creating it
+    if missing. Runs as the migration role; run it again after every upgrade."""
+    from app.db_grants import APPENDER, GrantError, grant_runtime
+
+    engine = make_engine(migration_url())
+    try:
+        if engine.dialect.name != "postgresql":
+            click.echo(
+                f"{engine.dialect.name} has no database roles: nothing to grant "
+                "(the service's access is that of its process to the database file)."
+            )
+            return
+        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+        try:
+            with engine.begin() as connection:
+                grants = grant_runtime(connection, role, password)
+        except GrantError as error:
+            raise click.ClickException(str(error)) from None
+        except sa.exc.OperationalError as error:
+            raise click.ClickException(f"cannot reach the database: {error.orig}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"role {role}: {'created' if grants.created else 'exists'}", nl=False)
+    click.echo("; password set" if grants.password_set else "; password unchanged")
+    click.echo(f"  CONNECT on database {grants.database}, USAGE on schema {grants.schema}")
+    for table, privileges in grants.tables.items():
+        mark = "  (append-only)" if privileges == APPENDER else ""
+        click.echo(f"  {', '.join(privileges)} on {table}{mark}")
+    for sequence in grants.sequences:
+        click.echo(f"  USAGE on sequence {sequence}")
+    if grants.created and not grants.password_set:
+        click.echo(
+            f"No password set: run again with --password-stdin, or log {role} in another way "
+            "(peer, certificate)."
+        )
 
 
 def run_unit_of_work(work):
@@ -86,12 +140,14 @@ def users_create(
 ) -> None:
     """Create a user account; the password is read from standard input."""
     from app.auth import service
+    from app.auth.permissions import OPERATOR
 
     password = sys.stdin.readline().rstrip("\r\n")
 
     def work():
         team = service.find_team(team_name) if team_name else None
         return service.create_user(
+            OPERATOR,
             username=username,
             role=role,
             password=password,
@@ -108,8 +164,11 @@ def users_create(
 def users_revoke_tokens(username: str) -> None:
     """Revoke every token of a user at once (a lost or stolen device)."""
     from app.auth import service
+    from app.auth.permissions import OPERATOR
 
-    count = run_unit_of_work(lambda: service.revoke_all_tokens(service.find_user(username)))
+    count = run_unit_of_work(
+        lambda: service.revoke_all_tokens(OPERATOR, service.find_user(username))
+    )
     click.echo(f"revoked {count} token(s) of {username}")
 
 
@@ -130,28 +189,56 @@ def demo_seed() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the audit trail's hash chain; exit status 1 names the first broken event."""
-    from app.audit.service import verify_chain
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A checkpoint, or a file of them (JSON lines), kept outside the database; repeatable.",
+)
+def audit_verify(checkpoint_files: tuple[str, ...]) -> None:
+    """Check the audit trail's keyed hash chain, and against checkpoints of its head.
 
-    result = verify_chain()
+    Every checkpoint given (and those in AUDIT_CHECKPOINT_PATH) is checked. Exit status 1
+    names the first event that is edited, inserted, moved or missing.
+    """
+    from app.audit.service import verify_trail
+
+    result = verify_trail(checkpoint_files)
     db.session.rollback()
     if result.ok:
-        click.echo(f"audit chain intact: {result.checked} event(s) checked")
+        against = f" against {result.checkpoints} checkpoint(s)" if result.checkpoints else ""
+        click.echo(f"audit chain intact: {result.checked} event(s) checked{against}")
         return
-    click.echo(
-        f"audit chain BROKEN at event {result.first_broken_id} "
-        f"(after {result.checked - 1} good event(s)): an event was edited, deleted or reordered",
-        err=True,
-    )
+    where = f" at event {result.first_broken_id}" if result.first_broken_id is not None else ""
+    click.echo(f"audit chain BROKEN{where}: {result.problem}", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print a checkpoint of the chain's head (one JSON line) to keep outside the database."""
+    from app.audit.checkpoints import audit_key, make_checkpoint
+    from app.audit.models import GENESIS, AuditEvent
+    from app.audit.service import event_hash
+
+    head = db.session.execute(
+        sa.select(*AuditEvent.__table__.c).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    db.session.rollback()
+    if head is not None and event_hash(dict(head._mapping)) != head.hash:
+        raise click.ClickException(
+            f"the newest event ({head.id}) does not match its hash: run `audit verify`"
+        )
+    sequence, head_hash = (head.id, head.hash) if head is not None else (0, GENESIS)
+    click.echo(make_checkpoint(audit_key(), sequence, head_hash).as_json())
 
 
 @retention_cli.command("purge")
 @click.option("--older-than-days", type=click.IntRange(min=1), required=True)
 @click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
 def retention_purge(older_than_days: int, dry_run: bool) -> None:
-    """Anonymise households closed, declined or evacuated more than N days ago."""
+    """Anonymise households closed more than N days ago."""
     from app.retention.service import purge
 
     report = run_unit_of_work(lambda: purge(older_than_days, dry_run=dry_run))

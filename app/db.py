@@ -54,9 +54,74 @@ def enum_check(column: str, values: tuple[str, ...], name: str | None = None) ->
     return sa.CheckConstraint(f"{column} IN ({listed})", name=name or column)
 
 
+# --- what a column may hold about a person ----------------------------------------------
+#
+# Every column that can hold more than an id, a count or a flag says, in its ``info``, whether
+# what it holds is personal (tests/test_personal_marks.py fails on one that does not). The
+# audit trail and retention read these marks; there is no other list. The marks are made by
+# functions, each call a new dict: SQLAlchemy merges ``info`` dicts in place, and a shared
+# one would spread a mark to every column that used it.
+
+#: Written for a name that must keep a value when retention anonymises it.
+ANONYMISED = "(anonymised)"
+#: Written for other text that must keep a value when retention anonymises it.
+REMOVED = "(removed)"
+
+
+def personal(*, placeholder: str | None = None, kept_by_retention: bool = False) -> dict:
+    """About a person: a name, contact, address, coordinates, birth date, free text.
+
+    The audit trail names the column when it is set or changed, never its value. Retention
+    blanks it: NULL, or ``placeholder`` where a value must remain (a NOT NULL column, or one
+    a CHECK constraint requires); ``kept_by_retention`` keeps it, for a reason given where
+    the column is declared.
+    """
+    info: dict = {"personal": True}
+    if placeholder is not None:
+        info["placeholder"] = placeholder
+    if kept_by_retention:
+        info["kept_by_retention"] = True
+    return info
+
+
+def not_personal() -> dict:
+    """Codes, statuses, references, amounts and times: the audit trail records their values."""
+    return {"personal": False}
+
+
+def secret() -> dict:
+    """A password or token hash: not about a person, but like a personal column, the audit
+    trail names it when it is set or changed and never holds its value."""
+    return {"personal": False, "secret": True}
+
+
+def bookkeeping() -> dict:
+    """When a row was written or used, its version: the audit trail does not follow it."""
+    return {"personal": False, "audited": False}
+
+
+def needs_decision(column: sa.Column) -> bool:
+    """Whether a column could hold something about a person: anything but ids, counts, flags."""
+    return not isinstance(column.type, sa.Uuid | sa.Integer | sa.Boolean)
+
+
+def is_personal(column: sa.Column) -> bool:
+    """Marked personal; a column that needed a decision and has none counts as personal too,
+    so a column someone forgot to mark is withheld from the audit trail, never written."""
+    decision = column.info.get("personal")
+    return needs_decision(column) if decision is None else decision is True
+
+
+def personal_columns(model: type) -> list[sa.Column]:
+    """The columns of ``model``'s table that hold something about a person."""
+    return [column for column in model.__table__.columns if is_personal(column)]
+
+
 uuid_pk = Annotated[uuid.UUID, mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)]
-created_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow)]
-updated_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)]
+created_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow, info=bookkeeping())]
+updated_at = Annotated[
+    dt.datetime, mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, info=bookkeeping())
+]
 
 
 def ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
@@ -80,7 +145,7 @@ class Versioned:
     """Optimistic concurrency: every UPDATE checks and bumps ``version`` (ETag / If-Match)."""
 
     #: Incremented by SQLAlchemy on every UPDATE; a stale writer gets StaleDataError.
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, info=bookkeeping())
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:

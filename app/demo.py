@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.auth import service as auth
 from app.auth.models import Team
+from app.auth.permissions import OPERATOR
 from app.extensions import db
 from app.households import service as households
 from app.households.models import today, years_before
@@ -29,13 +30,17 @@ def seed() -> bool:
     """Create the demo teams, users and households unless they exist; True if created."""
     if db.session.scalar(sa.select(Team.id).where(Team.name == "Team Aster")) is not None:
         return False
-    aster = auth.create_team(name="Team Aster", area="Riverside and the old mill quarter")
-    birch = auth.create_team(name="Team Birch", area="Hillside blocks north of the rail yard")
+    # the operator who runs `demo seed` sets up the teams and accounts, as with `users create`
+    aster = auth.create_team(OPERATOR, name="Team Aster", area="Riverside and the old mill quarter")
+    birch = auth.create_team(
+        OPERATOR, name="Team Birch", area="Hillside blocks north of the rail yard"
+    )
     teams = {"field1": aster, "field2": birch}
     users = {}
     for username, (role, password) in DEMO_PASSWORDS.items():
         team = teams.get(username)
         users[username] = auth.create_user(
+            OPERATOR,
             username=username,
             role=role,
             password=password,

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import http
 import logging
+import sqlite3
 from typing import Any
 
 import marshmallow as ma
+import psycopg
 from flask import Flask, Response, current_app
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -99,6 +107,26 @@ class Invalid(DomainError):
 
 class PreconditionRequired(DomainError):
     status, code, title = 428, "if_match_required", "If-Match required"
+
+
+class TooManyRequests(DomainError):
+    """Throttled; ``Retry-After`` says when to try again."""
+
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        super().__init__(detail, **kwargs)
+
+
+class ServiceUnavailable(DomainError):
+    """A store the request needs is down; ``Retry-After`` says when to try again."""
+
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        super().__init__(detail, **kwargs)
 
 
 def problem(
@@ -257,7 +285,7 @@ RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 def handle_operational_error(error: OperationalError) -> Response:
     if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
-        return handle_unexpected(error)
+        return handle_database_error(error)
     from app.extensions import db
 
     db.session.rollback()
@@ -269,6 +297,73 @@ def handle_operational_error(error: OperationalError) -> Response:
         detail="Someone changed the same records at the same moment; nothing was changed. Retry.",
         headers={"Retry-After": "1"},
     )
+
+
+#: How long a client should wait before retrying when the database cannot serve, in seconds.
+DATABASE_RETRY_AFTER = 5
+#: PostgreSQL SQLSTATE classes meaning "cannot serve now", not "this request is wrong":
+#: connection exception, insufficient resources (disk, memory, too many connections),
+#: operator intervention (shutdown, crash, cancelled for a timeout).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+#: ...and single states: the database is gone, or the service's role cannot log in.
+UNAVAILABLE_SQLSTATES = ("3D000", "28000", "28P01")
+#: SQLite result codes (primary) meaning the same: the file is locked past busy_timeout,
+#: cannot be opened, cannot be read or written, or the disk is full.
+UNAVAILABLE_SQLITE_CODES = (
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot serve right now (an outage, not a bug)."""
+    if isinstance(error, PoolTimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:  # SQLAlchemy saw the connection drop
+        return True
+    orig = error.orig
+    if isinstance(orig, psycopg.Error):
+        sqlstate = orig.sqlstate
+        if sqlstate is None:
+            # libpq gave up without an answer from a server: refused, unreachable, reset,
+            # closed, or refused at login (no such database, no connections allowed)
+            return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+        return sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in UNAVAILABLE_SQLSTATES
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in UNAVAILABLE_SQLITE_CODES
+    return False
+
+
+def database_unavailable_problem() -> Response:
+    return problem(
+        503,
+        code="database_unavailable",
+        title="Service unavailable",
+        detail="The database cannot be reached right now. Retry in a few seconds.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
+def handle_database_error(error: SQLAlchemyError) -> Response:
+    """An outage of the database is a 503 the client may retry; any other error a 500."""
+    if not database_unavailable(error):
+        return handle_unexpected(error)
+    from app.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # the connection is gone already; the pool will replace it
+        log.debug("rollback after a database outage failed", exc_info=True)
+    orig = getattr(error, "orig", None) or error
+    # the driver's message names host, port or file, never a statement's values
+    log.error("database unavailable: %s: %s", type(orig).__name__, str(orig).strip())
+    return database_unavailable_problem()
 
 
 def handle_unexpected(error: BaseException) -> Response:
@@ -292,4 +387,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeoutError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -36,6 +36,10 @@ def resolve_database_url(url: str) -> str:
     return url
 
 
+#: Seconds to wait for PostgreSQL to accept a connection (`?connect_timeout=N` in the URL wins).
+CONNECT_TIMEOUT = 5
+
+
 def _casefold(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
@@ -44,7 +48,14 @@ def make_engine(url: str, **options) -> sa.Engine:
     url = resolve_database_url(url)
     # errors never carry the statement's values into logs: they may be people's names
     options.setdefault("hide_parameters", True)
-    if sa.engine.make_url(url).get_backend_name() != "sqlite":
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # an unreachable server answers 503 within seconds, not after TCP's minutes
+            options["connect_args"] = {
+                "connect_timeout": CONNECT_TIMEOUT,
+                **options.get("connect_args", {}),
+            }
         return sa.create_engine(url, pool_pre_ping=True, **options)
 
     engine = sa.create_engine(url, **options)
@@ -105,4 +116,7 @@ class Database:
 
 
 db = Database()
+#: Holds the store (RATELIMIT_STORAGE_URI) that the login throttle counts in; the throttle
+#: itself (app.auth.throttle) takes its slots before the password is checked, which
+#: Flask-Limiter's decorators, counting after the response, cannot do.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -7,7 +7,7 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
-from app.errors import problem
+from app.errors import database_unavailable_problem
 from app.extensions import db
 
 blp = Blueprint("health", __name__)
@@ -25,7 +25,10 @@ def readyz():
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         log.warning("readiness check: database unreachable", exc_info=True)
-        return problem(503, code="database_unavailable", detail="The database does not answer.")
+        return database_unavailable_problem()
     finally:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError:  # the connection is gone; the pool replaces it
+            log.debug("rollback after a failed readiness check failed", exc_info=True)
     return jsonify(status="ok", database="ok")

@@ -180,9 +180,61 @@ def _check_text() -> None:
         raise Invalid({found: ["Contains characters that cannot be stored (NUL or invalid)."]})
 
 
+class UriTooLong(DomainError):
+    status, code, title = 414, "uri_too_long", "URI too long"
+
+
+class HeadersTooLarge(DomainError):
+    status, code, title = 431, "headers_too_large", "Request header fields too large"
+
+
+def _header_fields(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The request's header fields as the server handed them over (values are latin-1 text:
+    one character per byte; a server may have joined repeated fields with commas)."""
+    fields = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            fields.append((key[5:], value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            fields.append((key, value))
+    return fields
+
+
+def _check_request_size() -> None:
+    """Refuse an oversized URL (414) or header block (431) before any other work.
+
+    gunicorn.conf.py lets gunicorn take somewhat more than these limits, so that the app,
+    not gunicorn, answers what a client may plausibly send; see the README, "Production".
+    """
+    environ = request.environ
+    # RAW_URI (gunicorn) and REQUEST_URI (werkzeug) are the target as sent, still encoded
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target is None:
+        query = environ.get("QUERY_STRING", "")
+        target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        target += f"?{query}" if query else ""
+    limit = current_app.config["MAX_URL_LENGTH"]
+    if len(target) > limit:
+        raise UriTooLong(f"The URL is {len(target)} bytes long; at most {limit} are accepted.")
+    fields = _header_fields(environ)
+    most = current_app.config["MAX_HEADER_COUNT"]
+    if len(fields) > most:
+        raise HeadersTooLarge(
+            f"The request has {len(fields)} header fields; at most {most} are accepted."
+        )
+    size = sum(len(name) + len(value) + 4 for name, value in fields)  # "Name: value\r\n"
+    largest = current_app.config["MAX_HEADER_BYTES"]
+    if size > largest:
+        raise HeadersTooLarge(
+            f"The header fields take {size} bytes; at most {largest} are accepted."
+        )
+
+
 def register_request_hooks(app: Flask) -> None:
-    """Before authentication: every API request may write (reads of people are audited),
-    so on SQLite its transaction begins IMMEDIATE."""
+    """Before authentication: refuse oversized requests; every API request may write (reads
+    of people are audited), so on SQLite its transaction begins IMMEDIATE."""
+
+    app.before_request(_check_request_size)
 
     @app.before_request
     def _begin_unit_of_work() -> None:
@@ -305,12 +357,14 @@ def paginate(
     limit: int,
     cursor: str | None,
     load: Callable[[sa.Select], list[Any]] | None = None,
+    seen: Callable[[list[Any]], None] | None = None,
 ) -> tuple[list[Any], str | None]:
     """Run ``stmt`` one keyset page at a time.
 
     ``order`` is a list of ``(column, descending)`` whose last column is unique; the cursor
     carries the last row's values of those columns, so page 200 costs what page 1 costs.
-    ``load`` runs the final statement (default: the ORM objects it selects).
+    ``load`` runs the final statement (default: the ORM objects it selects); ``seen`` is
+    given the rows of the page, exactly those the client gets (to audit the look).
     """
     if cursor:
         try:
@@ -326,11 +380,13 @@ def paginate(
     stmt = stmt.order_by(*(col.desc() if desc else col.asc() for col, desc in order))
     stmt = stmt.limit(limit + 1)
     rows = load(stmt) if load else list(db.session.scalars(stmt))
+    page = rows[:limit]
+    if seen is not None:
+        seen(page)
     if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, _encode_cursor([_encode_value(getattr(last, col.key)) for col, _ in order])
+        return page, None
+    last = page[-1]
+    return page, _encode_cursor([_encode_value(getattr(last, col.key)) for col, _ in order])
 
 
 def _signature(payload: str) -> str:

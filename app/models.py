@@ -6,7 +6,7 @@ from app.consents.models import ConsentRecord
 from app.db import Base
 from app.evacuations.models import Evacuation, EvacuationMember
 from app.households.models import Guardianship, Household, Person
-from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from app.housing.models import HousingOffer, HousingPhoto, HousingProposal, PhotoBlob
 from app.idempotency.models import IdempotencyKey
 from app.timeline.models import TimelineEntry
 from app.visits.models import Visit, VisitStance
@@ -25,6 +25,7 @@ __all__ = [
     "HousingProposal",
     "IdempotencyKey",
     "Person",
+    "PhotoBlob",
     "Team",
     "TimelineEntry",
     "User",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from config.defaults import DEFAULT_SECRET_KEY, Defaults
+from config.defaults import DEFAULT_AUDIT_KEY, DEFAULT_SECRET_KEY, MIN_SECRET_LENGTH, Defaults
 from config.development import Development
 from config.production import Production
 from config.testing import Testing
@@ -21,6 +21,8 @@ ENVIRONMENTS: dict[str, type[Defaults]] = {
     "production": Production,
 }
 PREFIX = "SAFEPASSAGE_"
+#: Stores the login throttle can count in (app.auth.throttle): one process, or Redis.
+THROTTLE_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
 class ConfigError(RuntimeError):
@@ -58,6 +60,30 @@ def load(env: str | None = None, environ: dict[str, str] | None = None) -> dict[
     if env == "production":
         if settings["SECRET_KEY"].strip() in ("", DEFAULT_SECRET_KEY):
             raise ConfigError("production needs SAFEPASSAGE_SECRET_KEY set to a secret of its own")
+        if settings["AUDIT_KEY"].strip() in ("", DEFAULT_AUDIT_KEY):
+            raise ConfigError(
+                "production needs SAFEPASSAGE_AUDIT_KEY set to a secret of its own "
+                "(it keys the audit chain; keep it out of the database and its backups)"
+            )
+        for key in ("SECRET_KEY", "AUDIT_KEY"):
+            if len(settings[key].strip()) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"production needs {PREFIX}{key} of at least {MIN_SECRET_LENGTH} characters"
+                )
+        if settings["AUDIT_KEY"] == settings["SECRET_KEY"]:
+            raise ConfigError("SAFEPASSAGE_AUDIT_KEY must differ from SAFEPASSAGE_SECRET_KEY")
         if "DATABASE_URL" not in explicit or not settings["DATABASE_URL"].strip():
             raise ConfigError("production needs SAFEPASSAGE_DATABASE_URL set explicitly")
+    storage_scheme = settings["RATELIMIT_STORAGE_URI"].strip().partition("://")[0]
+    if storage_scheme not in THROTTLE_STORES:
+        raise ConfigError(
+            f"SAFEPASSAGE_RATELIMIT_STORAGE_URI must start with one of "
+            f"{', '.join(s + '://' for s in THROTTLE_STORES)}"
+        )
+    if env == "production" and storage_scheme == "memory":
+        # each worker would count on its own: n workers let through n times the guesses
+        raise ConfigError(
+            "production needs SAFEPASSAGE_RATELIMIT_STORAGE_URI set to a shared Redis "
+            "(redis://host:6379/0): memory:// counts failed logins per worker"
+        )
     return settings

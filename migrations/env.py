@@ -18,7 +18,12 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return alembic_config.attributes.get("database_url") or settings.load()["DATABASE_URL"]
+    """The caller's URL (``flask db ...`` passes it), else the settings': the migration
+    role's (SAFEPASSAGE_MIGRATION_DATABASE_URL) when set, else the service's."""
+    if url := alembic_config.attributes.get("database_url"):
+        return url
+    loaded = settings.load()
+    return loaded["MIGRATION_DATABASE_URL"] or loaded["DATABASE_URL"]
 
 
 def run_migrations_offline() -> None:

@@ -22,6 +22,7 @@ from alembic import command
 from app import create_app
 from app.auth import service as auth_service
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
+from app.auth.permissions import OPERATOR
 from app.cli import alembic_config
 from app.extensions import db, limiter
 from app.households import service as household_service
@@ -140,7 +141,7 @@ _seq = itertools.count(1)
 def make_team(app):
     def make(name: str | None = None, area: str = "Test area"):
         with app.app_context():
-            team = auth_service.create_team(name=name or f"Team {next(_seq)}", area=area)
+            team = auth_service.create_team(OPERATOR, name=name or f"Team {next(_seq)}", area=area)
             db.session.commit()
             return team
 
@@ -154,6 +155,7 @@ def make_user(app, make_team):
             team = make_team()
         with app.app_context():
             user = auth_service.create_user(
+                OPERATOR,
                 username=username or f"{role.replace('_', '')}{next(_seq)}",
                 role=role,
                 password=kwargs.pop("password", PASSWORD),

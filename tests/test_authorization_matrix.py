@@ -40,6 +40,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("/api/v1/households", "POST"): CASE,
     ("/api/v1/households/<uuid:household_id>", "GET"): CASE,
     ("/api/v1/households/<uuid:household_id>", "PATCH"): CASE,
+    ("/api/v1/households/<uuid:household_id>/status", "POST"): CASE,
     ("/api/v1/households/<uuid:household_id>/members", "GET"): CASE,
     ("/api/v1/households/<uuid:household_id>/members", "POST"): CASE,
     ("/api/v1/persons/<uuid:person_id>", "GET"): CASE,
@@ -97,6 +98,7 @@ BODIES: dict[tuple[str, str], dict] = {
         "password": "matrix-password-long",
     },
     ("/api/v1/households", "POST"): {"locality": "Matrix"},
+    ("/api/v1/households/<uuid:household_id>/status", "POST"): {"status": "engaging"},
     ("/api/v1/households/<uuid:household_id>/members", "POST"): {
         "full_name": "Matrix Person",
         "estimated_age": 40,

@@ -10,10 +10,12 @@ import pytest
 
 import config
 from app.extensions import PROJECT_ROOT
-from config.defaults import DEFAULT_SECRET_KEY
+from config.defaults import DEFAULT_AUDIT_KEY, DEFAULT_SECRET_KEY
 
-SECRET = "a-long-random-production-secret"
+SECRET = "a-long-random-production-secret-4d1c9e"
+AUDIT_KEY = "another-long-random-audit-chain-key-7f02b8"
 PG_URL = "postgresql+psycopg://safepassage@db.internal/safepassage"
+REDIS_URL = "redis://cache.internal:6379/0"
 
 
 def test_development_is_the_default():
@@ -94,7 +96,7 @@ def test_production_refuses_an_empty_secret():
 
 @pytest.mark.parametrize("url", [None, "", "  "])
 def test_production_refuses_a_missing_database_url(url):
-    environ = {"SAFEPASSAGE_SECRET_KEY": SECRET}
+    environ = {"SAFEPASSAGE_SECRET_KEY": SECRET, "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY}
     if url is not None:
         environ["SAFEPASSAGE_DATABASE_URL"] = url
     with pytest.raises(config.ConfigError, match="SAFEPASSAGE_DATABASE_URL"):
@@ -106,7 +108,9 @@ def test_production_starts_with_a_secret_and_a_database_url():
         environ={
             "SAFEPASSAGE_ENV": "production",
             "SAFEPASSAGE_SECRET_KEY": SECRET,
+            "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
             "SAFEPASSAGE_DATABASE_URL": PG_URL,
+            "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
         }
     )
     assert settings["ENV"] == "production"
@@ -122,7 +126,12 @@ def test_testing_uses_cheap_password_hashing():
         config.load("testing", environ={}),
         config.load(
             "production",
-            environ={"SAFEPASSAGE_SECRET_KEY": SECRET, "SAFEPASSAGE_DATABASE_URL": PG_URL},
+            environ={
+                "SAFEPASSAGE_SECRET_KEY": SECRET,
+                "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
+                "SAFEPASSAGE_DATABASE_URL": PG_URL,
+                "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+            },
         ),
     )
     assert testing["ARGON2_MEMORY_COST"] < production["ARGON2_MEMORY_COST"]
@@ -154,8 +163,112 @@ def test_production_server_refuses_to_start_without_a_secret():
 
 
 def test_production_server_refuses_to_start_without_a_database_url():
-    result = _start_wsgi({"SAFEPASSAGE_ENV": "production", "SAFEPASSAGE_SECRET_KEY": SECRET})
+    result = _start_wsgi(
+        {
+            "SAFEPASSAGE_ENV": "production",
+            "SAFEPASSAGE_SECRET_KEY": SECRET,
+            "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
+        }
+    )
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert "SAFEPASSAGE_DATABASE_URL" in lines[0]
+
+
+# --- secrets long enough, and the audit key ----------------------------------------------
+
+
+def _production(**environ: str) -> dict:
+    base = {
+        "SAFEPASSAGE_SECRET_KEY": SECRET,
+        "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
+        "SAFEPASSAGE_DATABASE_URL": PG_URL,
+        "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+    }
+    base.update(environ)
+    return config.load("production", environ={k: v for k, v in base.items() if v is not None})
+
+
+def test_production_refuses_a_short_secret_key():
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_SECRET_KEY of at least 32"):
+        _production(SAFEPASSAGE_SECRET_KEY="x" * 31)
+    assert _production(SAFEPASSAGE_SECRET_KEY="x" * 32)["SECRET_KEY"] == "x" * 32
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_production_refuses_a_missing_audit_key(value):
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_AUDIT_KEY"):
+        _production(SAFEPASSAGE_AUDIT_KEY=value)
+
+
+def test_production_refuses_a_short_or_default_audit_key():
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_AUDIT_KEY of at least 32"):
+        _production(SAFEPASSAGE_AUDIT_KEY="k" * 31)
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_AUDIT_KEY set to a secret"):
+        _production(SAFEPASSAGE_AUDIT_KEY=DEFAULT_AUDIT_KEY)
+    with pytest.raises(config.ConfigError, match="must differ"):
+        _production(SAFEPASSAGE_AUDIT_KEY=SECRET)
+    assert _production()["AUDIT_KEY"] == AUDIT_KEY
+
+
+def test_development_and_testing_have_a_dev_only_audit_key():
+    for env in ("development", "testing"):
+        key = config.load(env, environ={})["AUDIT_KEY"]
+        assert key == DEFAULT_AUDIT_KEY
+        assert "dev-only" in key
+
+
+def test_production_server_refuses_to_start_without_an_audit_key():
+    result = _start_wsgi(
+        {
+            "SAFEPASSAGE_ENV": "production",
+            "SAFEPASSAGE_SECRET_KEY": SECRET,
+            "SAFEPASSAGE_DATABASE_URL": PG_URL,
+        }
+    )
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SAFEPASSAGE_AUDIT_KEY" in lines[0]
+    assert result.stdout == ""
+
+
+# --- the login throttle's store ----------------------------------------------------------
+
+
+def test_production_refuses_per_process_login_counters():
+    """memory:// counts in each worker: n workers would let through n times the guesses."""
+    for value in (None, "memory://"):
+        with pytest.raises(config.ConfigError, match="SAFEPASSAGE_RATELIMIT_STORAGE_URI") as err:
+            _production(SAFEPASSAGE_RATELIMIT_STORAGE_URI=value)
+        assert "\n" not in str(err.value)
+    settings = _production(SAFEPASSAGE_RATELIMIT_STORAGE_URI="rediss://cache.internal:6380/2")
+    assert settings["RATELIMIT_STORAGE_URI"] == "rediss://cache.internal:6380/2"
+
+
+def test_development_and_testing_may_count_in_memory():
+    for env in ("development", "testing"):
+        assert config.load(env, environ={})["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.parametrize("uri", ["memcached://cache.internal:11211", "mongodb://db/x", "cache"])
+def test_a_store_the_login_throttle_cannot_use_is_refused(uri):
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_RATELIMIT_STORAGE_URI"):
+        config.load("development", environ={"SAFEPASSAGE_RATELIMIT_STORAGE_URI": uri})
+
+
+def test_production_server_refuses_to_start_with_per_process_login_counters():
+    result = _start_wsgi(
+        {
+            "SAFEPASSAGE_ENV": "production",
+            "SAFEPASSAGE_SECRET_KEY": SECRET,
+            "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
+            "SAFEPASSAGE_DATABASE_URL": PG_URL,
+        }
+    )
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SAFEPASSAGE_RATELIMIT_STORAGE_URI" in lines[0]
+    assert result.stdout == ""

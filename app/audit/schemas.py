@@ -14,7 +14,18 @@ class AuditEventSchema(ma.Schema):
     entity_type = fields.String()
     entity_id = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
-    details = fields.Dict(keys=fields.String(), values=fields.Raw())
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={
+            "description": (
+                "Accounts and security events: in full. Case records: `fields` and `changed` "
+                "list the names of the fields set or changed, `personal_fields` those whose "
+                "values are never stored, `withheld` any other detail kept from this view "
+                "(the hash covers the stored details)."
+            )
+        },
+    )
     prev_hash = fields.String()
     hash = fields.String()
 
@@ -32,3 +43,9 @@ class VerificationSchema(ma.Schema):
     ok = fields.Boolean(required=True)
     checked = fields.Integer(required=True, metadata={"description": "Events checked"})
     first_broken_id = fields.Integer(allow_none=True, required=True)
+    checkpoints = fields.Integer(
+        metadata={"description": "Checkpoints (AUDIT_CHECKPOINT_PATH) the chain was compared with"}
+    )
+    problem = fields.String(
+        allow_none=True, metadata={"description": "Where and how the trail broke; null if intact"}
+    )

@@ -2,11 +2,18 @@
 
 * Writes are captured where they happen — in the ORM flush of the services' changes — so
   no service can forget one; bulk statements record their own event.
-* Reads of a person's record, eligibility, a consent or a photo are recorded by the
-  services that serve them (``record``).
+* Every answer that shows a household's or a person's record (and consents, eligibility,
+  evacuations, housing offers and photos) is recorded by the service that serves it: one
+  ``read`` event per record seen, all with the request's id (``record_reads``).
+* Administrators see the trail without case values (``admin_view``): which fields, never
+  what they held; the stored details, and so the hashes, stay as written.
 * Events wait in the session and are appended just before it commits, under one lock
   (PostgreSQL: an advisory transaction lock; SQLite: its single writer), so the chain
   never forks, and an event exists exactly when the change it describes does.
+* The chain is keyed: each hash is HMAC-SHA256 under ``AUDIT_KEY``, which is never stored
+  in the database, so someone holding the database cannot recompute it after an edit.
+  Checkpoints of its head, kept elsewhere, catch events cut from its end
+  (``app.audit.checkpoints``).
 * Security events (failed logins, throttling, forbidden attempts) are written after the
   failed request's own work has been rolled back (``record_refusal``).
 """
@@ -15,9 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import hashlib
+import hmac
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,49 +35,15 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 from sqlalchemy.orm import Session
 
+from app.audit import checkpoints
+from app.audit.checkpoints import Checkpoint, is_authentic
 from app.audit.models import GENESIS, AuditEvent
-from app.db import utcnow
+from app.db import is_personal, utcnow
 from app.extensions import db
 
 #: A fixed key for pg_advisory_xact_lock: one chain, one appender at a time.
 APPEND_LOCK_KEY = 0x5AFE_9A55
 
-#: Columns whose values are personal: an event says they changed, never what they held.
-PERSONAL_FIELDS = frozenset(
-    {
-        "full_name",
-        "external_name",
-        "external_contact",
-        "address_description",
-        "address",
-        "contact_phone",
-        "notes",
-        "medical_notes",
-        "provider_name",
-        "provider_contact",
-        "witness_name",
-        "authority_officer_name",
-        "review_note",
-        "revocation_reason",
-        "reason",
-        "caption",
-        "latitude",
-        "longitude",
-        "meeting_point",
-        "route_notes",
-        "password_hash",
-        "device_label",
-        "note",
-        "title",
-        "authority_name",
-        "authority_decision_ref",
-        "date_of_birth",
-    }
-)
-#: Columns that are bookkeeping, or secrets, and never worth an event of their own.
-IGNORED_FIELDS = frozenset(
-    {"created_at", "updated_at", "recorded_at", "version", "last_used_at", "token_hash"}
-)
 #: Tables that are derived records or the audit itself.
 NOT_AUDITED = frozenset({"audit_events", "idempotency_keys", "timeline_entries"})
 
@@ -124,15 +100,28 @@ def record(
     )
 
 
-def record_read(entity_type: str, ids: list, **details: Any) -> None:
-    """A look at people's records: one event per request, naming every record seen."""
-    ids = [str(i) for i in ids]
-    if not ids:
-        return
-    if len(ids) == 1:
-        record("read", entity_type, ids[0], details)
-    else:
-        record("read", entity_type, None, {"ids": ids, **details})
+def record_reads(
+    seen: Iterable[tuple[str, Any]], *, actor_id: uuid.UUID | None = None, **details: Any
+) -> None:
+    """A look at people's records: one ``read`` event per record seen, each carrying the
+    request's id, so "who looked at this child" is one indexed filter on ``entity_id`` —
+    list reads included. A record this transaction has already named is not named again.
+    """
+    pending = db.session().info.setdefault("audit_pending", [])
+    named = {(e["entity_type"], e["entity_id"]) for e in pending if e.get("action") == "read"}
+    for entity_type, entity_id in seen:
+        key = (entity_type, None if entity_id is None else str(entity_id))
+        if entity_id is None or key in named:
+            continue
+        named.add(key)
+        record("read", entity_type, entity_id, details, actor_id=actor_id)
+
+
+def record_read(
+    entity_type: str, ids: Iterable, *, actor_id: uuid.UUID | None = None, **details: Any
+) -> None:
+    """A look at records of one type: one ``read`` event for each (``record_reads``)."""
+    record_reads(((entity_type, i) for i in ids), actor_id=actor_id, **details)
 
 
 def record_refusal(action: str, entity_type: str, entity_id: Any, details: dict) -> None:
@@ -153,8 +142,21 @@ def _entity_id(obj: Any) -> str:
     return ":".join(str(part) for part in identity)
 
 
-def _column_keys(obj: Any) -> list[str]:
-    return [attr.key for attr in sa.inspect(type(obj)).column_attrs]
+@functools.cache
+def _audited_columns(model: type) -> tuple[tuple[str, bool], ...]:
+    """(attribute, withheld) for each column of ``model``'s table the trail follows, as the
+    column is marked (``app.db.personal`` and the rest), table by table. A withheld column,
+    personal or secret, is named when set or changed, never copied; bookkeeping is left out.
+    """
+    mapper = sa.inspect(model)
+    return tuple(
+        (
+            mapper.get_property_by_column(column).key,
+            is_personal(column) or column.info.get("secret") is True,
+        )
+        for column in model.__table__.columns
+        if column.info.get("audited") is not False
+    )
 
 
 def _change(obj: Any, action: str) -> dict | None:
@@ -165,21 +167,18 @@ def _change(obj: Any, action: str) -> dict | None:
     if action == "create":
         # called after the flush, when defaults and generated values are known
         values = {}
-        for key in _column_keys(obj):
-            if key in IGNORED_FIELDS or key not in obj.__table__.c:
-                continue
+        for key, withheld in _audited_columns(type(obj)):
             value = getattr(obj, key, None)
-            if key in PERSONAL_FIELDS:
-                if value is not None:
-                    personal.append(key)
-            elif value is not None:
+            if value is None:
+                continue
+            if withheld:
+                personal.append(key)
+            else:
                 values[key] = _plain(value)
         details["fields"] = values
     elif action == "update":
         changed = {}
-        for key in _column_keys(obj):
-            if key in IGNORED_FIELDS or key not in obj.__table__.c:
-                continue
+        for key, withheld in _audited_columns(type(obj)):
             history = state.attrs[key].history
             if not history.has_changes():
                 continue
@@ -187,7 +186,7 @@ def _change(obj: Any, action: str) -> dict | None:
             after = history.added[0] if history.added else None
             if before == after:
                 continue
-            if key in PERSONAL_FIELDS:
+            if withheld:
                 personal.append(key)
             else:
                 changed[key] = {"before": _plain(before), "after": _plain(after)}
@@ -269,8 +268,22 @@ def canonical(event: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def event_hash(event: dict) -> str:
-    return hashlib.sha256(canonical(event)).hexdigest()
+def event_hash(event: dict, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the event's canonical bytes under the audit key (the app's, by default)."""
+    key = checkpoints.audit_key() if key is None else key
+    return hmac.new(key, canonical(event), hashlib.sha256).hexdigest()
+
+
+def _sealer(key: bytes):
+    """``event_hash`` for one key, with the key's HMAC set-up done once (verify's hot loop)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def seal(event: dict) -> str:
+        mac = keyed.copy()
+        mac.update(canonical(event))
+        return mac.hexdigest()
+
+    return seal
 
 
 def _append(session: Session) -> None:
@@ -287,12 +300,14 @@ def _append(session: Session) -> None:
         sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).first()
     next_id, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS)
+    seal = _sealer(checkpoints.audit_key())
     for row in rows:
         row["id"] = next_id
         row["prev_hash"] = prev_hash
-        row["hash"] = prev_hash = event_hash(row)
+        row["hash"] = prev_hash = seal(row)
         next_id += 1
     connection.execute(sa.insert(AuditEvent), rows)
+    checkpoints.after_append(session, rows[0]["id"], rows[-1]["id"], rows[-1]["hash"])
 
 
 def _forget(session: Session, _previous) -> None:
@@ -332,15 +347,124 @@ def events_query(
     return stmt
 
 
+#: Events about the service's own accounts and security, an administrator's business: shown
+#: in full. Every other entity is case data, or may become it: its values are withheld.
+STAFF_ENTITIES = frozenset({"users", "teams", "api_tokens", "request"})
+#: Details that say how a record was reached or which fields changed, never what it holds.
+NAMING_DETAILS = frozenset({"personal_fields", "via", "ids", "offer_id", "older_than_days"})
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as an administrator sees it (``admin_view``)."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_id: uuid.UUID | None
+    action: str
+    entity_type: str
+    entity_id: str | None
+    request_id: str | None
+    details: dict
+    prev_hash: str
+    hash: str
+
+
+def withhold_case_values(details: dict) -> dict:
+    """A case event's details without its values: the names of the fields set or changed,
+    the ids and the route; every other key is only listed under ``withheld``."""
+    shown: dict[str, Any] = {}
+    withheld = []
+    for key, value in details.items():
+        if key in ("fields", "changed") and isinstance(value, dict):
+            shown[key] = sorted(value)
+        elif key in NAMING_DETAILS:
+            shown[key] = value
+        else:
+            withheld.append(key)
+    if withheld:
+        shown["withheld"] = sorted(withheld)
+    return shown
+
+
+def admin_view(event: AuditEvent) -> EventView:
+    """Administrators manage accounts, not cases (DESIGN §2): who did what to which record
+    and when, but no case data. Filtered here, not when stored: the hash covers what was
+    stored, so the chain still verifies."""
+    details = event.details or {}
+    if event.entity_type not in STAFF_ENTITIES:
+        details = withhold_case_values(details)
+    return EventView(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        action=event.action,
+        entity_type=event.entity_type,
+        entity_id=event.entity_id,
+        request_id=event.request_id,
+        details=details,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def load_for_admin(stmt: sa.Select) -> list[EventView]:
+    """Run an ``events_query`` page for an administrator (``admin_view`` of each event)."""
+    return [admin_view(event) for event in db.session.scalars(stmt)]
+
+
 @dataclass
 class Verification:
     ok: bool
     checked: int
     first_broken_id: int | None
+    #: How many checkpoints the chain was compared with.
+    checkpoints: int = 0
+    #: What is wrong, in a sentence for the operator; None when intact.
+    problem: str | None = None
 
 
-def verify_chain(batch: int = 5000) -> Verification:
-    """Walk the whole chain in id order; the first event that does not fit is named."""
+def verify_chain(
+    batch: int = 5000,
+    *,
+    against: list[Checkpoint] | None = None,
+    key: bytes | None = None,
+    connection: sa.Connection | None = None,
+) -> Verification:
+    """Walk the whole chain in id order; the first event that does not fit is named.
+
+    Each event must carry the next id, the previous event's hash, and its own keyed hash.
+    Each checkpoint in ``against`` must be authentic (its MAC, under the same key), and the
+    event at its sequence must exist and have the hash it recorded: so events cut from the
+    end, or a chain cut back and grown again, are found too. Every checkpoint is checked,
+    not only the newest: a cut made before an older checkpoint and covered by new events
+    since still contradicts that older one.
+    """
+    key = checkpoints.audit_key() if key is None else key
+    execute = (connection or db.session).execute
+    seal = _sealer(key)
+    against = against or []
+    pinned: dict[int, list[Checkpoint]] = {}
+    for checkpoint in against:
+        if not is_authentic(checkpoint, key):
+            return Verification(
+                False,
+                0,
+                None,
+                len(against),
+                f"{checkpoint.describe()} is forged or was made with another key: "
+                "its MAC does not match",
+            )
+        pinned.setdefault(checkpoint.sequence, []).append(checkpoint)
+    for checkpoint in pinned.get(0, []):
+        if checkpoint.hash != GENESIS:
+            return Verification(
+                False, 0, None, len(against), f"{checkpoint.describe()} is not of this chain"
+            )
+
+    def broken(checked: int, event_id: int, problem: str) -> Verification:
+        return Verification(False, checked, event_id, len(against), problem)
+
     prev_hash = GENESIS
     expected_id = 1
     checked = 0
@@ -348,7 +472,7 @@ def verify_chain(batch: int = 5000) -> Verification:
     columns = [c for c in AuditEvent.__table__.c]
     while True:
         rows = (
-            db.session.execute(
+            execute(
                 sa.select(*columns)
                 .where(AuditEvent.id > last_id)
                 .order_by(AuditEvent.id)
@@ -358,16 +482,62 @@ def verify_chain(batch: int = 5000) -> Verification:
             .all()
         )
         if not rows:
-            return Verification(True, checked, None)
+            break
         for row in rows:
             event = dict(row)
+            event_id = event["id"]
             checked += 1
-            if (
-                event["id"] != expected_id
-                or event["prev_hash"] != prev_hash
-                or event_hash(event) != event["hash"]
-            ):
-                return Verification(False, checked, event["id"])
+            if event_id != expected_id:
+                return broken(
+                    checked,
+                    event_id,
+                    f"event {expected_id} is missing (the next one is event {event_id})",
+                )
+            if event["prev_hash"] != prev_hash:
+                return broken(
+                    checked,
+                    event_id,
+                    f"event {event_id} does not follow event {event_id - 1}: "
+                    "an event was inserted, deleted or moved here",
+                )
+            if seal(event) != event["hash"]:
+                return broken(
+                    checked,
+                    event_id,
+                    f"event {event_id} was altered: its hash does not match its contents "
+                    "under the audit key",
+                )
+            for checkpoint in pinned.get(event_id, ()):
+                if checkpoint.hash != event["hash"]:
+                    return broken(
+                        checked,
+                        event_id,
+                        f"event {event_id} is not the one the {checkpoint.describe()} saw: "
+                        "the chain was cut back and written again",
+                    )
             prev_hash = event["hash"]
             expected_id += 1
-            last_id = event["id"]
+            last_id = event_id
+    furthest = max(pinned, default=0)
+    if furthest > last_id:
+        checkpoint = pinned[furthest][0]
+        gone = f"events {last_id + 1} to {furthest} were"
+        if furthest == last_id + 1:
+            gone = f"event {furthest} was"
+        return broken(
+            checked,
+            last_id + 1,
+            f"the chain ends at event {last_id}, but the {checkpoint.describe()} saw it reach "
+            f"event {furthest}: {gone} deleted",
+        )
+    return Verification(True, checked, None, len(against))
+
+
+def verify_trail(checkpoint_files: list[str] | tuple[str, ...] = ()) -> Verification:
+    """The chain, checked against the service's own checkpoints (``AUDIT_CHECKPOINT_PATH``)
+    and those in ``checkpoint_files``; a checkpoint file that cannot be read fails it."""
+    try:
+        against = checkpoints.load_all(checkpoint_files)
+    except checkpoints.CheckpointError as error:
+        return Verification(False, 0, None, 0, str(error))
+    return verify_chain(against=against)

@@ -10,19 +10,13 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER, ApiToken, User
+from app.auth.permissions import CASE_ROLES, ROLE_LABELS
 from app.auth.service import resolve_token
 from app.errors import Forbidden, Unauthorized
 
 PUBLIC = "public"
 #: Routes outside the case API that need no token: docs, health probes.
 OPEN_BLUEPRINTS = frozenset({"api-docs", "health"})
-
-CASE_ROLES = (FIELD_WORKER, COORDINATOR)
-ROLE_LABELS = {
-    FIELD_WORKER: "A field worker",
-    COORDINATOR: "A coordinator",
-    ADMIN: "An administrator",
-}
 
 
 def roles(*allowed: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, request
+from flask import request
 
 from app.auth import service
 from app.auth.access import CASE_ROLES, current_actor, current_token, public, roles
@@ -19,7 +19,6 @@ from app.auth.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
-from app.extensions import limiter
 from app.http import (
     IDEMPOTENCY_KEY_PARAMETER,
     IF_MATCH_PARAMETER,
@@ -37,22 +36,6 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Accounts an
 ALL_ROLES = (*CASE_ROLES, ADMIN)
 
 
-def _login_username() -> str:
-    body = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    if isinstance(username, str) and username.strip():
-        return "user:" + service.normalise_username(username)
-    return "user:"
-
-
-def _login_username_and_address() -> str:
-    return f"{_login_username()}|addr:{request.remote_addr or 'unknown'}"
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
 @blp.route("/auth/tokens")
 class Tokens(Resource):
     @public
@@ -61,27 +44,22 @@ class Tokens(Resource):
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, description="Wrong username or password")
     @blp.alt_response(429, description="Too many failed logins; see Retry-After")
-    @limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"],
-        key_func=_login_username_and_address,
-        deduct_when=_login_failed,
-        scope="login-username-address",
-    )
-    @limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME_ANYWHERE"],
-        key_func=_login_username,
-        deduct_when=_login_failed,
-        scope="login-username",
-    )
-    @limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-        deduct_when=_login_failed,
-        scope="login-address",
-    )
+    @blp.alt_response(503, description="The login throttle's store is down; see Retry-After")
     def post(self, data):
         """Log in: exchange a username and password for a bearer token"""
-        issued = service.issue_token(data["username"], data["password"], data.get("device_label"))
-        return {"token": issued.token, "expires_at": issued.record.expires_at, "user": issued.user}
+        issued = service.issue_token(
+            data["username"],
+            data["password"],
+            data.get("device_label"),
+            device_cookie=data.get("device_cookie"),
+            client_address=request.remote_addr,
+        )
+        return {
+            "token": issued.token,
+            "expires_at": issued.record.expires_at,
+            "user": issued.user,
+            "device_cookie": issued.device_cookie,
+        }
 
 
 @blp.route("/auth/tokens/current")
@@ -90,7 +68,7 @@ class CurrentToken(Resource):
     @blp.response(204)
     def delete(self):
         """Log out: revoke the token of this request"""
-        service.revoke_token(current_token())
+        service.revoke_token(current_actor(), current_token())
 
 
 @blp.route("/me")
@@ -124,7 +102,7 @@ class Teams(Resource):
     @blp.response(201, TeamSchema)
     def post(self, data):
         """Create a team"""
-        return service.create_team(**data)
+        return service.create_team(current_actor(), **data)
 
 
 @blp.route("/users")
@@ -149,7 +127,7 @@ class Users(Resource):
     @blp.response(201, UserSchema)
     def post(self, data):
         """Create a user account"""
-        user = service.create_user(**data)
+        user = service.create_user(current_actor(), **data)
         return with_etag(user, 201, {"Location": f"/api/v1/users/{user.id}"})
 
 
@@ -178,4 +156,5 @@ class UserTokens(Resource):
     @blp.response(200, RevokedSchema)
     def delete(self, user_id: uuid.UUID):
         """Revoke every token of a user (a lost or stolen device)"""
-        return {"revoked": service.revoke_all_tokens(service.get_user(user_id))}
+        revoked = service.revoke_all_tokens(current_actor(), service.get_user(user_id))
+        return {"revoked": revoked}

@@ -6,7 +6,18 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, Versioned, created_at, enum_check, updated_at, uuid_pk
+from app.db import (
+    Base,
+    Versioned,
+    bookkeeping,
+    created_at,
+    enum_check,
+    not_personal,
+    personal,
+    secret,
+    updated_at,
+    uuid_pk,
+)
 
 ROLES = ("field_worker", "coordinator", "admin")
 FIELD_WORKER, COORDINATOR, ADMIN = ROLES
@@ -16,8 +27,8 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[uuid_pk]
-    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    area: Mapped[str | None] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True, info=not_personal())
+    area: Mapped[str | None] = mapped_column(sa.String(200), info=not_personal())
     created_at: Mapped[created_at]
 
 
@@ -32,16 +43,17 @@ class User(Versioned, Base):
     )
 
     id: Mapped[uuid_pk]
-    #: Stored lower-case; logins compare lower-case.
-    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    full_name: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(20))
+    #: Stored lower-case; logins compare lower-case. A staff handle, not personal: the audit
+    #: trail names it, so that an administrator can read who did what.
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True, info=not_personal())
+    full_name: Mapped[str] = mapped_column(sa.String(200), info=personal())
+    role: Mapped[str] = mapped_column(sa.String(20), info=not_personal())
     team_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("teams.id", ondelete="RESTRICT"), index=True
     )
     is_active: Mapped[bool] = mapped_column(default=True)
     #: argon2id hash; the password itself is never stored.
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    password_hash: Mapped[str] = mapped_column(sa.String(255), info=secret())
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -56,11 +68,12 @@ class ApiToken(Base):
         sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     #: HMAC-SHA-256 of the bearer token under the secret key; the token itself is never stored.
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    device_label: Mapped[str | None] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, info=secret())
+    #: "Olena's tablet": may name someone.
+    device_label: Mapped[str | None] = mapped_column(sa.String(100), info=personal())
     created_at: Mapped[created_at]
-    expires_at: Mapped[dt.datetime]
-    last_used_at: Mapped[dt.datetime | None]
-    revoked_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(info=bookkeeping())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")

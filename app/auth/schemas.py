@@ -48,12 +48,31 @@ class TokenRequestSchema(ma.Schema):
         validate=validate.Length(max=100),
         metadata={"description": "Which device holds the token, e.g. 'tablet 7'"},
     )
+    device_cookie = fields.String(
+        allow_none=True,
+        load_only=True,
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "The `device_cookie` of this device's last successful login, if"
+            " any. With it, the login is counted in this device's own throttle, so guesses"
+            " at the username from elsewhere do not lock this device out. An invalid,"
+            " expired or another user's value is ignored (the login is throttled like any)."
+        },
+    )
 
 
 class TokenSchema(ma.Schema):
     token = fields.String(required=True, metadata={"description": "Bearer token; shown once"})
     expires_at = fields.AwareDateTime(required=True)
     user = fields.Nested(UserSchema, required=True)
+    device_cookie = fields.String(
+        required=True,
+        metadata={
+            "description": "Keep it on this device (like the token, a secret) and send it"
+            " with the next login of this user; it replaces the previous one. Valid for"
+            " DEVICE_COOKIE_MAX_AGE_DAYS days and until the user's password changes."
+        },
+    )
 
 
 class RevokedSchema(ma.Schema):

@@ -16,9 +16,13 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from zxcvbn import zxcvbn
 
 from app.audit import service as audit
+from app.auth import throttle
 from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
+from app.auth.permissions import Actor, require_role
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
@@ -53,8 +57,20 @@ def hash_password(password: str) -> str:
     return password_hasher().hash(password)
 
 
+#: zxcvbn's own ceiling: its cost grows steeply with length. A longer password is judged
+#: on its first this many characters (a strong start stays strong with more after it).
+STRENGTH_CHECKED_CHARACTERS = 72
+#: Words of this service that an attacker tries first (NIST: context-specific words).
+SERVICE_WORDS = ("safepassage", "safe", "passage", "evacuation", "evacuate", "coordinator")
+
+
 def check_password_policy(password: str, username: str, full_name: str | None = None) -> None:
-    """Refuse short passwords and ones made of the user's own name."""
+    """Refuse short passwords, ones made of the user's own name, and guessable ones.
+
+    NIST SP 800-63B: no composition rules; refuse what attackers try first. zxcvbn scores
+    a password against frequency lists from breached-password corpora, common words and
+    names, keyboard patterns, repeats, sequences and dates, and the user's own name.
+    """
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     problems = []
     if len(password) < minimum:
@@ -63,6 +79,28 @@ def check_password_policy(password: str, username: str, full_name: str | None = 
     names = [username, *(full_name or "").split()]
     if any(len(name) >= 3 and name.lower() in lowered for name in names):
         problems.append("Do not use your own name or username in the password.")
+    if not problems:
+        judged = zxcvbn(
+            password[:STRENGTH_CHECKED_CHARACTERS],
+            user_inputs=[username, *(full_name or "").split(), full_name or "", *SERVICE_WORDS],
+        )
+        if judged["score"] < current_app.config["PASSWORD_MIN_STRENGTH"]:
+            feedback = judged["feedback"]
+            problems.append(
+                " ".join(
+                    filter(
+                        None,
+                        [
+                            "This password is too easy to guess.",
+                            feedback.get("warning"),
+                            *(
+                                feedback.get("suggestions")
+                                or ["Use a passphrase of four or more unrelated words."]
+                            ),
+                        ],
+                    )
+                )
+            )
     if problems:
         raise Invalid({"password": problems})
 
@@ -81,12 +119,67 @@ class IssuedToken:
     token: str
     record: ApiToken
     user: User
+    #: Proof that this device has signed in as this user: present it at the next login.
+    device_cookie: str
 
 
-def issue_token(username: str, password: str, device_label: str | None) -> IssuedToken:
-    """Log in: the same answer for an unknown user, a wrong password or a disabled account."""
+# --- device cookies (OWASP "Slow Down Online Guessing Attacks with Device Cookies") ------
+#
+# A successful login hands the device a value signed with SECRET_KEY that names the user
+# and a random device id. A login that presents it for the same user is counted in that
+# device's own throttle bucket, not in the buckets strangers fill (see app.auth.throttle).
+# The signature's salt includes the user's password hash, so a new password (what an
+# administrator sets for a lost tablet) voids every device cookie of that user.
+
+
+def _device_serializer(user: User) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"],
+        salt="safe-passage/device-cookie/" + user.password_hash,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def device_cookie_for(user: User, device_id: str | None = None) -> str:
+    """A device cookie for ``user``: a new device, or ``device_id`` renewed."""
+    payload = {"u": str(user.id), "d": device_id or secrets.token_urlsafe(16)}
+    return _device_serializer(user).dumps(payload)
+
+
+def trusted_device(user: User | None, device_cookie: str | None) -> str | None:
+    """The device id of a valid, unexpired device cookie of ``user``, else None."""
+    if user is None or not device_cookie:
+        return None
+    max_age = current_app.config["DEVICE_COOKIE_MAX_AGE_DAYS"] * 86400
+    try:
+        payload = _device_serializer(user).loads(device_cookie, max_age=max_age)
+    except BadSignature:  # also expired (SignatureExpired) or malformed
+        return None
+    if not isinstance(payload, dict) or payload.get("u") != str(user.id):
+        return None
+    device_id = payload.get("d")
+    return device_id if isinstance(device_id, str) and device_id else None
+
+
+def issue_token(
+    username: str,
+    password: str,
+    device_label: str | None = None,
+    *,
+    device_cookie: str | None = None,
+    client_address: str | None = None,
+) -> IssuedToken:
+    """Log in: the same answer for an unknown user, a wrong password or a disabled account.
+
+    Each attempt is counted by the login throttle before the password is checked (429 when
+    a bucket is full); a valid ``device_cookie`` of this user puts it in that device's
+    bucket instead of the ones strangers can fill.
+    """
     hasher = password_hasher()
-    user = db.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
+    username = normalise_username(username)
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    device_id = trusted_device(user, device_cookie)
+    attempt = throttle.begin_login(username, client_address or "unknown", device_id)
     refused = Unauthorized("The username or password is wrong.", code="invalid_credentials")
     if user is None:
         # spend the same time as a real check, so timing does not reveal who exists
@@ -99,6 +192,7 @@ def issue_token(username: str, password: str, device_label: str | None) -> Issue
         raise refused from None
     if not user.is_active:
         raise refused
+    attempt.succeeded()
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     now = utcnow()
@@ -112,7 +206,9 @@ def issue_token(username: str, password: str, device_label: str | None) -> Issue
     )
     db.session.add(record)
     db.session.flush()
-    return IssuedToken(token=token, record=record, user=user)
+    return IssuedToken(
+        token=token, record=record, user=user, device_cookie=device_cookie_for(user, device_id)
+    )
 
 
 def resolve_token(token: str) -> tuple[User, ApiToken] | None:
@@ -136,14 +232,18 @@ def resolve_token(token: str) -> tuple[User, ApiToken] | None:
     return user, record
 
 
-def revoke_token(record: ApiToken) -> None:
+def revoke_token(actor: Actor, record: ApiToken) -> None:
+    """Log out: anyone may end their own token; an administrator may end anyone's."""
+    if record.user_id != actor.id:
+        require_role(actor, ADMIN, doing="revoke another user's token")
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         db.session.flush()
 
 
-def revoke_all_tokens(user: User) -> int:
+def revoke_all_tokens(actor: Actor, user: User) -> int:
     """Revoke every live token of ``user`` (a lost tablet); returns how many."""
+    require_role(actor, ADMIN, doing="revoke users' tokens")
     result = db.session.execute(
         sa.update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -169,7 +269,10 @@ def list_users_query(*, role: str | None = None, team_id: uuid.UUID | None = Non
     return stmt
 
 
-def create_team(*, name: str, area: str | None = None, id: uuid.UUID | None = None) -> Team:
+def create_team(
+    actor: Actor, *, name: str, area: str | None = None, id: uuid.UUID | None = None
+) -> Team:
+    require_role(actor, ADMIN, doing="create teams")
     name = name.strip()
     team_id = ensure_new_id(Team, id)
     if db.session.scalar(sa.select(Team.id).where(Team.name == name)) is not None:
@@ -205,6 +308,7 @@ def _check_team_for_role(role: str, team_id: uuid.UUID | None) -> None:
 
 
 def create_user(
+    actor: Actor,
     *,
     username: str,
     role: str,
@@ -214,6 +318,7 @@ def create_user(
     is_active: bool = True,
     id: uuid.UUID | None = None,
 ) -> User:
+    require_role(actor, ADMIN, doing="create user accounts")
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise Invalid({"username": ["Use 3-64 letters, digits, dots, dashes or underscores."]})
@@ -255,11 +360,12 @@ def find_user(username: str) -> User:
     return user
 
 
-def update_user(actor: User, user: User, changes: dict) -> User:
+def update_user(actor: Actor, user: User, changes: dict) -> User:
     """Change a user's name, role, team, active flag or password.
 
     Disabling a user or changing their password ends their sessions at once.
     """
+    require_role(actor, ADMIN, doing="change user accounts")
     if user.id == actor.id and (
         changes.get("is_active") is False or changes.get("role", ADMIN) != ADMIN
     ):
@@ -285,5 +391,5 @@ def update_user(actor: User, user: User, changes: dict) -> User:
     user.team_id = team_id
     db.session.flush()
     if changes.get("is_active") is False or "password" in changes:
-        revoke_all_tokens(user)
+        revoke_all_tokens(actor, user)
     return user

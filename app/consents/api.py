@@ -35,7 +35,8 @@ class Consents(Resource):
             OLDEST_FIRST,
             limit=args["limit"],
             cursor=args["cursor"],
-            load=service.read_consents,
+            load=service.load_with_context,
+            seen=service.saw_consents,
         )
         return {"items": items, "next_cursor": cursor}
 

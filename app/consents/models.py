@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, enum_check, uuid_pk
+from app.db import REMOVED, Base, created_at, enum_check, not_personal, personal, uuid_pk
 
 BASES = ("parental", "social_services", "self")
 DECISIONS = ("granted", "refused")
@@ -60,39 +60,46 @@ class ConsentRecord(Base):
     id: Mapped[uuid_pk]
     #: The person the decision is about.
     subject_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("persons.id", ondelete="RESTRICT"))
-    basis: Mapped[str] = mapped_column(sa.String(16))
-    decision: Mapped[str] = mapped_column(sa.String(8))
+    basis: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
+    decision: Mapped[str] = mapped_column(sa.String(8), info=not_personal())
     #: For a parental decision: the parent's guardianship link to the child.
     guardianship_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("guardianships.id", ondelete="RESTRICT"), index=True
     )
     #: For a social-services decision: the authority, its officer, decision number and date.
-    authority_name: Mapped[str | None] = mapped_column(sa.String(200))
-    authority_officer_name: Mapped[str | None] = mapped_column(sa.String(200))
-    authority_decision_ref: Mapped[str | None] = mapped_column(sa.String(100))
-    authority_decision_date: Mapped[dt.date | None]
-    given_at: Mapped[dt.datetime]
+    #: A local authority and its case number point at one child: personal, like the officer.
+    authority_name: Mapped[str | None] = mapped_column(
+        sa.String(200), info=personal(placeholder=REMOVED)
+    )
+    authority_officer_name: Mapped[str | None] = mapped_column(sa.String(200), info=personal())
+    authority_decision_ref: Mapped[str | None] = mapped_column(
+        sa.String(100), info=personal(placeholder=REMOVED)
+    )
+    authority_decision_date: Mapped[dt.date | None] = mapped_column(info=not_personal())
+    given_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
     visit_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("visits.id", ondelete="RESTRICT")
     )
-    evidence: Mapped[str] = mapped_column(sa.String(24))
-    witness_name: Mapped[str | None] = mapped_column(sa.String(200))
+    evidence: Mapped[str] = mapped_column(sa.String(24), info=not_personal())
+    witness_name: Mapped[str | None] = mapped_column(sa.String(200), info=personal())
     #: The last day the decision holds; None: until revoked.
-    valid_until: Mapped[dt.date | None]
-    notes: Mapped[str | None] = mapped_column(sa.Text)
-    review_status: Mapped[str] = mapped_column(sa.String(16))
+    valid_until: Mapped[dt.date | None] = mapped_column(info=not_personal())
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    review_status: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     recorded_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     recorded_at: Mapped[created_at]
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="RESTRICT")
     )
-    reviewed_at: Mapped[dt.datetime | None]
-    review_note: Mapped[str | None] = mapped_column(sa.Text)
-    revoked_at: Mapped[dt.datetime | None]
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
+    review_note: Mapped[str | None] = mapped_column(sa.Text, info=personal(placeholder=REMOVED))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
     revoked_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="RESTRICT")
     )
-    revocation_reason: Mapped[str | None] = mapped_column(sa.Text)
+    revocation_reason: Mapped[str | None] = mapped_column(
+        sa.Text, info=personal(placeholder=REMOVED)
+    )
 
     def is_expired_on(self, day: dt.date) -> bool:
         return self.valid_until is not None and self.valid_until < day

@@ -1,7 +1,10 @@
 """Consent records: recording, the coordinators' review, revocation.
 
 A record is never edited or deleted: a decision is revoked and a new one recorded, so the
-history of every decision stays readable. Functions flush; the request commits.
+history of every decision stays readable. Every change locks the person the record is
+about before the record itself (the lock order, ``app.households.service.lock_persons``),
+so it never deadlocks with an evacuation step and a withdrawal is never the one given up.
+Functions flush; the request commits.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from app.audit import service as audit
 from app.auth.models import COORDINATOR, User
+from app.auth.permissions import CASE_ROLES, require_role
 from app.consents.eligibility import Eligibility, evaluate_eligibility
 from app.consents.models import ConsentRecord
 from app.db import ensure_new_id, utcnow
@@ -45,6 +49,7 @@ class RuleRefused(DomainError):
 
 def record_consent(actor: User, data: dict) -> ConsentRecord:
     """Record a consent or a refusal about one person, collected by ``actor``."""
+    require_role(actor, *CASE_ROLES, doing="record consents or refusals")
     now = utcnow()
     subject = db.session.scalar(person_scope(actor).where(Person.id == data["subject_id"]))
     if subject is None:
@@ -215,6 +220,7 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
             Guardianship.relationship,
             Guardianship.legal_status,
             sa.func.coalesce(guardian.full_name, Guardianship.external_name),
+            Guardianship.guardian_person_id,
             recorder.full_name,
             Visit.visited_at,
         )
@@ -236,6 +242,7 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
             relationship,
             legal_status,
             giver,
+            guardian_person_id,
             recorder_name,
             visited_at,
         ) = row[1:]
@@ -253,21 +260,34 @@ def load_with_context(stmt: sa.Select) -> list[ConsentRecord]:
             "relationship_status": legal_status,
             "recorded_by_name": recorder_name,
             "visit_visited_at": visited_at,
+            # not shown: whose record the answer names (for the audit of the look)
+            "guardian_person_id": guardian_person_id,
         }
         records.append(record)
     return records
 
 
-def read_consents(stmt: sa.Select) -> list[ConsentRecord]:
-    """A page of consent records with their context; each counts as looked at."""
-    records = load_with_context(stmt)
-    audit.record_read("consent_records", [r.id for r in records])
-    return records
+def saw_consents(
+    records: list[ConsentRecord], via: str = "consents", actor: User | None = None
+) -> None:
+    """Consent records were shown with their context: each record, the person it is about,
+    and the parent who decided (their link, and their person record) count as looked at."""
+    audit.record_reads(
+        [
+            *(("consent_records", r.id) for r in records),
+            *(("persons", r.subject_id) for r in records),
+            *(("guardianships", r.guardianship_id) for r in records),
+            *(("persons", r.context["guardian_person_id"]) for r in records),
+        ],
+        actor_id=actor.id if actor else None,
+        via=via,
+    )
 
 
 def read_consent(actor: User, consent_id: uuid.UUID) -> ConsentRecord:
+    """A consent record with its context, as someone looks at it (the look is audited)."""
     record = get_consent(actor, consent_id)
-    audit.record_read("consent_records", [record.id])
+    saw_consents([record], via="consent", actor=actor)
     return record
 
 
@@ -289,9 +309,21 @@ def read_eligibility(actor: User, person_id: uuid.UUID) -> Eligibility:
 
 
 def get_consent(actor: User, consent_id: uuid.UUID, *, for_update: bool = False) -> ConsentRecord:
+    """A consent record in scope, with its context.
+
+    ``for_update`` keeps the lock order (see ``lock_persons``): the person it is about is
+    locked first, then the record (FOR NO KEY UPDATE, so a member's foreign key to it is
+    never blocked), and the record is read afresh under those locks.
+    """
     stmt = consents_query(actor).where(ConsentRecord.id == consent_id)
     if for_update:
-        locked = db.session.scalar(stmt.with_for_update(of=ConsentRecord))
+        # a record's subject never changes: reading it before the locks is safe
+        subject_id = db.session.scalar(stmt.with_only_columns(ConsentRecord.subject_id))
+        if subject_id is None:
+            raise NotFound("No such consent record.")
+        lock_persons([subject_id])
+        stmt = stmt.execution_options(populate_existing=True)
+        locked = db.session.scalar(stmt.with_for_update(of=ConsentRecord, key_share=True))
         if locked is None:
             raise NotFound("No such consent record.")
     found = load_with_context(stmt)
@@ -304,9 +336,10 @@ def get_consent(actor: User, consent_id: uuid.UUID, *, for_update: bool = False)
 
 
 def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -> ConsentRecord:
+    """``record`` comes from ``get_consent(..., for_update=True)``: its person, then it,
+    are locked."""
     if actor.role != COORDINATOR:
         raise Forbidden("Consents are reviewed by coordinators.")
-    lock_persons([record.subject_id])
     if record.recorded_by == actor.id:
         raise Forbidden(
             "You recorded this decision; another coordinator must review it (four eyes).",
@@ -340,11 +373,13 @@ def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -
 
 def verify_consent(actor: User, consent_id: uuid.UUID, note: str | None = None) -> ConsentRecord:
     """A coordinator confirms a child's grant after checking its evidence."""
+    require_role(actor, COORDINATOR, doing="review consents")
     return _review(actor, get_consent(actor, consent_id, for_update=True), "verified", note)
 
 
 def reject_consent(actor: User, consent_id: uuid.UUID, note: str) -> ConsentRecord:
     """A coordinator refuses to accept a grant (forged form, wrong person...); a note says why."""
+    require_role(actor, COORDINATOR, doing="review consents")
     if not (note or "").strip():
         raise Invalid({"note": ["Say why the record is rejected."]})
     return _review(actor, get_consent(actor, consent_id, for_update=True), "rejected", note)
@@ -352,10 +387,11 @@ def reject_consent(actor: User, consent_id: uuid.UUID, note: str) -> ConsentReco
 
 def revoke_consent(actor: User, consent_id: uuid.UUID, reason: str) -> ConsentRecord:
     """Withdraw a decision, effective at once (a parent changed their mind)."""
+    require_role(actor, *CASE_ROLES, doing="revoke consents or refusals")
     if not (reason or "").strip():
         raise Invalid({"reason": ["Say why the decision is revoked."]})
+    # the person, then the record: never the other way round (see lock_persons)
     record = get_consent(actor, consent_id, for_update=True)
-    lock_persons([record.subject_id])
     if record.decision == "refused":
         # withdrawing a refusal loosens the rule: it takes a second person, a coordinator
         if actor.role != COORDINATOR:

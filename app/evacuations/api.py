@@ -36,6 +36,7 @@ class Evacuations(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.load_evacuations,
+            seen=service.saw_evacuations,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -56,7 +57,7 @@ class EvacuationById(Resource):
     @blp.response(200, EvacuationSchema)
     def get(self, evacuation_id: uuid.UUID):
         """One evacuation with its members"""
-        return with_etag(service.get_evacuation(current_actor(), evacuation_id))
+        return with_etag(service.read_evacuation(current_actor(), evacuation_id))
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/members")

@@ -6,7 +6,17 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, Versioned, created_at, enum_check, updated_at, uuid_pk
+from app.db import (
+    REMOVED,
+    Base,
+    Versioned,
+    created_at,
+    enum_check,
+    not_personal,
+    personal,
+    updated_at,
+    uuid_pk,
+)
 
 MODES = ("on_foot", "vehicle")
 STATUSES = ("planned", "departed", "arrived", "cancelled")
@@ -28,14 +38,15 @@ class Evacuation(Versioned, Base):
 
     id: Mapped[uuid_pk]
     team_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("teams.id", ondelete="RESTRICT"))
-    planned_departure: Mapped[dt.datetime]
-    mode: Mapped[str] = mapped_column(sa.String(8))
-    meeting_point: Mapped[str] = mapped_column(sa.Text)
-    route_notes: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(10), default="planned")
-    departed_at: Mapped[dt.datetime | None]
-    arrived_at: Mapped[dt.datetime | None]
-    cancelled_at: Mapped[dt.datetime | None]
+    planned_departure: Mapped[dt.datetime] = mapped_column(info=not_personal())
+    mode: Mapped[str] = mapped_column(sa.String(8), info=not_personal())
+    #: Where a family waits to leave: personal, like an address.
+    meeting_point: Mapped[str] = mapped_column(sa.Text, info=personal(placeholder=REMOVED))
+    route_notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    status: Mapped[str] = mapped_column(sa.String(10), default="planned", info=not_personal())
+    departed_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
     created_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

@@ -3,8 +3,11 @@
 Nobody leaves without the permission the law requires: adding a member and departing run
 the eligibility rule again inside the same transaction, after locking the people
 concerned, so a revocation or refusal committed a moment earlier always wins (the
-services that change consents and guardians lock the same person rows). Functions flush;
-the request commits.
+services that change consents and guardians lock the same person rows). Locks follow the
+one order documented at ``app.households.service.lock_persons``: the evacuation (the view
+takes it), then its people, and never a consent or a guardianship before them, so a
+withdrawal racing a step waits its turn and is never the one the database gives up.
+Functions flush; the request commits.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
+from app.auth.permissions import require_role
 from app.consents.eligibility import Reason, evaluate_eligibility
 from app.db import ensure_new_id, utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.evacuations.models import ACTIVE_STATUSES, Evacuation, EvacuationMember
 from app.extensions import db
 from app.households.models import Household, Person
-from app.households.service import lock_persons
+from app.households.service import change_household_status, lock_persons
 from app.housing.models import HousingOffer, HousingProposal
 
 STAFF_ROLES = (FIELD_WORKER, COORDINATOR)
@@ -55,6 +60,33 @@ def evacuations_query(actor: User, *, status: str | None = None) -> sa.Select:
 
 def load_evacuations(stmt: sa.Select) -> list[Evacuation]:
     return list(db.session.scalars(stmt.options(selectinload(Evacuation.members))))
+
+
+def saw_evacuations(
+    evacuations: list[Evacuation], via: str = "evacuations", actor: User | None = None
+) -> None:
+    """Evacuations were shown (where people meet to leave, and who): each, and each person
+    it lists, count as looked at."""
+    audit.record_reads(
+        [
+            *(("evacuations", evacuation.id) for evacuation in evacuations),
+            *(
+                ("persons", person_id)
+                for evacuation in evacuations
+                for member in evacuation.members
+                for person_id in (member.person_id, member.accompanied_by_person_id)
+            ),
+        ],
+        actor_id=actor.id if actor else None,
+        via=via,
+    )
+
+
+def read_evacuation(actor: User, evacuation_id: uuid.UUID) -> Evacuation:
+    """An evacuation with its members, as someone looks at it (the look is audited)."""
+    evacuation = get_evacuation(actor, evacuation_id)
+    saw_evacuations([evacuation], via="evacuation", actor=actor)
+    return evacuation
 
 
 def get_evacuation(
@@ -91,8 +123,7 @@ def plan_evacuation(actor: User, data: dict) -> Evacuation:
 
 
 def _require_coordinator(actor: User) -> None:
-    if actor.role != COORDINATOR:
-        raise Forbidden("Evacuations are planned and run by coordinators.")
+    require_role(actor, COORDINATOR, doing="plan or run evacuations (coordinators do)")
 
 
 def _require_status(evacuation: Evacuation, status: str, action: str) -> None:
@@ -139,7 +170,10 @@ def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMem
     _require_coordinator(actor)
     _require_status(evacuation, "planned", "take new members")
     person_id = data["person_id"]
-    locked = lock_persons([person_id])
+    # the person and their companion, in one call after the evacuation (the lock order,
+    # see lock_persons): a companion recorded deceased or missing meanwhile is seen so
+    companion_id = data.get("accompanied_by_person_id")
+    locked = lock_persons([person_id] if companion_id is None else [person_id, companion_id])
     person = locked.get(person_id)
     if person is None:
         raise Invalid({"person_id": ["No such person."]})
@@ -275,8 +309,9 @@ def depart(actor: User, evacuation: Evacuation) -> Evacuation:
 
 
 def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
-    """Members are evacuated; a household with nobody left is evacuated; its accepted
-    housing is occupied."""
+    """Members are evacuated; a household with nobody left is evacuated (through the
+    households' lifecycle; one a coordinator has closed stays closed); its accepted housing
+    is occupied."""
     _require_coordinator(actor)
     _require_status(evacuation, "departed", "arrive")
     persons = lock_persons([m.person_id for m in evacuation.members])
@@ -286,18 +321,20 @@ def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
             person.status = "evacuated"
     db.session.flush()
     household_ids = {p.household_id for p in persons.values()}
+    # the households after their people, in id order
     emptied = db.session.scalars(
-        sa.select(Household)
-        .where(Household.id.in_(household_ids))
+        sa.select(Household.id)
+        .where(Household.id.in_(household_ids), Household.status.not_in(("evacuated", "closed")))
         .where(
             ~sa.select(Person.id)
             .where(Person.household_id == Household.id, Person.status == "present")
             .exists()
         )
+        .order_by(Household.id)
         .with_for_update()
     ).all()
-    for household in emptied:
-        household.status = "evacuated"
+    for household_id in emptied:
+        change_household_status(actor, household_id, "evacuated", cause="arrival")
     offers = db.session.scalars(
         sa.select(HousingOffer)
         .join(HousingProposal, HousingProposal.offer_id == HousingOffer.id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from flask import request
+
 from app.auth.access import CASE_ROLES, current_actor, roles
 from app.households import service
 from app.households.models import Guardianship, Household, Person
@@ -12,6 +14,7 @@ from app.households.schemas import (
     GuardianshipUpdateSchema,
     HouseholdQueryArgsSchema,
     HouseholdSchema,
+    HouseholdStatusChangeSchema,
     HouseholdUpdateSchema,
     PersonCreateSchema,
     PersonSchema,
@@ -62,6 +65,7 @@ class Households(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.households_with_counts,
+            seen=service.saw_households,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -82,8 +86,7 @@ class HouseholdById(Resource):
     @blp.response(200, HouseholdSchema)
     def get(self, household_id: uuid.UUID):
         """One household"""
-        household = service.get_household(current_actor(), household_id)
-        return with_etag(service.load_counts(household))
+        return with_etag(service.read_household(current_actor(), household_id))
 
     @roles(*CASE_ROLES)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
@@ -95,6 +98,38 @@ class HouseholdById(Resource):
         household = service.get_household(actor, household_id, for_update=True)
         require_if_match(household)
         return with_etag(service.update_household(actor, household, changes))
+
+
+OPTIONAL_IF_MATCH_PARAMETER = {
+    **IF_MATCH_PARAMETER,
+    "required": False,
+    "description": "The ETag last read: when sent, 412 if the household has changed since.",
+}
+
+
+def _if_match_when_sent(household: Household) -> None:
+    if request.headers.get("If-Match"):
+        require_if_match(household)
+
+
+@blp.route("/households/<uuid:household_id>/status")
+class HouseholdStatus(Resource):
+    @roles(*CASE_ROLES)
+    @idempotent
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER, OPTIONAL_IF_MATCH_PARAMETER])
+    @blp.arguments(HouseholdStatusChangeSchema)
+    @blp.response(200, HouseholdSchema)
+    def post(self, data, household_id: uuid.UUID):
+        """Move a household along its lifecycle: ready, declined, closed (with a reason)..."""
+        household = service.change_household_status(
+            current_actor(),
+            household_id,
+            data["status"],
+            data.get("reason"),
+            note=data.get("note"),
+            precondition=_if_match_when_sent,
+        )
+        return with_etag(household)
 
 
 @blp.route("/households/<uuid:household_id>/members")
@@ -111,7 +146,7 @@ class Members(Resource):
             [(Person.created_at, False), (Person.id, False)],
             limit=args["limit"],
             cursor=args["cursor"],
-            load=service.read_members,
+            seen=service.saw_members,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -162,6 +197,7 @@ class Guardians(Resource):
             [(Guardianship.created_at, False), (Guardianship.id, False)],
             limit=args["limit"],
             cursor=args["cursor"],
+            seen=service.saw_guardians,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -184,7 +220,7 @@ class GuardianshipById(Resource):
     @blp.response(200, GuardianshipSchema)
     def get(self, guardianship_id: uuid.UUID):
         """One guardianship link"""
-        return with_etag(service.get_guardianship(current_actor(), guardianship_id))
+        return with_etag(service.read_guardianship(current_actor(), guardianship_id))
 
     @roles(*CASE_ROLES)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])

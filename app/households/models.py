@@ -7,9 +7,28 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from app.db import Base, Versioned, created_at, enum_check, updated_at, utcnow, uuid_pk
+from app.db import (
+    ANONYMISED,
+    Base,
+    Versioned,
+    created_at,
+    enum_check,
+    not_personal,
+    personal,
+    updated_at,
+    utcnow,
+    uuid_pk,
+)
 
 HOUSEHOLD_STATUSES = ("identified", "engaging", "ready", "evacuated", "declined", "closed")
+#: Why a household was closed (DESIGN §10); kept while it stays closed.
+CLOSE_REASONS = (
+    "evacuated_and_arrived",
+    "left_by_other_means",
+    "deceased",
+    "moved_away",
+    "duplicate",
+)
 PRIORITIES = ("low", "normal", "high", "urgent")
 NEEDS = (
     "transport_money",
@@ -66,6 +85,10 @@ class Household(Versioned, Base):
     __table_args__ = (
         enum_check("status", HOUSEHOLD_STATUSES),
         enum_check("priority", PRIORITIES),
+        enum_check("closed_reason", CLOSE_REASONS),
+        sa.CheckConstraint(
+            "(status = 'closed') = (closed_reason IS NOT NULL)", name="closed_with_a_reason"
+        ),
         sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
         sa.CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"),
         sa.CheckConstraint(
@@ -78,25 +101,34 @@ class Household(Versioned, Base):
 
     id: Mapped[uuid_pk]
     #: Short, unique, readable over a radio (e.g. "K7M-4QX").
-    ref: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    ref: Mapped[str] = mapped_column(sa.String(12), unique=True, info=not_personal())
     #: The team that visits the household; None until a coordinator assigns one.
     team_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("teams.id", ondelete="RESTRICT"), index=True
     )
-    locality: Mapped[str] = mapped_column(sa.String(120))
-    district: Mapped[str | None] = mapped_column(sa.String(120))
-    address_description: Mapped[str | None] = mapped_column(sa.Text)
-    latitude: Mapped[float | None]
-    longitude: Mapped[float | None]
-    status: Mapped[str] = mapped_column(sa.String(16), default="identified", index=True)
-    priority: Mapped[str] = mapped_column(sa.String(8), default="normal")
-    needs: Mapped[list[str]] = mapped_column(JSONList, default=list)
-    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
-    notes: Mapped[str | None] = mapped_column(sa.Text)
-    last_visit_at: Mapped[dt.datetime | None]
-    next_visit_due: Mapped[dt.date | None] = mapped_column(index=True)
+    #: Town and district, not the address: kept for the statistics.
+    locality: Mapped[str] = mapped_column(sa.String(120), info=not_personal())
+    district: Mapped[str | None] = mapped_column(sa.String(120), info=not_personal())
+    address_description: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    latitude: Mapped[float | None] = mapped_column(info=personal())
+    longitude: Mapped[float | None] = mapped_column(info=personal())
+    #: Changed only by ``households.service.change_household_status`` (DESIGN §10).
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default="identified", index=True, info=not_personal()
+    )
+    #: Why it was closed: set with ``closed``, cleared when it is re-opened.
+    closed_reason: Mapped[str | None] = mapped_column(sa.String(24), info=not_personal())
+    #: The coordinator's words on closing, if any: personal, like every free text.
+    closed_note: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    priority: Mapped[str] = mapped_column(sa.String(8), default="normal", info=not_personal())
+    #: Codes only (NEEDS).
+    needs: Mapped[list[str]] = mapped_column(JSONList, default=list, info=not_personal())
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40), info=personal())
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    last_visit_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
+    next_visit_due: Mapped[dt.date | None] = mapped_column(index=True, info=not_personal())
     #: When retention removed the case's personal data (names, contacts, notes).
-    anonymised_at: Mapped[dt.datetime | None]
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -123,19 +155,23 @@ class Person(Versioned, Base):
     household_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("households.id", ondelete="RESTRICT")
     )
-    full_name: Mapped[str] = mapped_column(sa.String(200))
-    sex: Mapped[str] = mapped_column(sa.String(8), default="unknown")
+    full_name: Mapped[str] = mapped_column(sa.String(200), info=personal(placeholder=ANONYMISED))
+    sex: Mapped[str] = mapped_column(sa.String(8), default="unknown", info=not_personal())
     #: The birth date, or an estimate of it when only an age was known (dob_estimated).
-    date_of_birth: Mapped[dt.date]
+    #: Never in the audit trail. Retention keeps it: the statistics an anonymised case keeps
+    #: (ages, children and elderly counted) are read from it.
+    date_of_birth: Mapped[dt.date] = mapped_column(info=personal(kept_by_retention=True))
     dob_estimated: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(sa.String(10), default="present")
-    mobility: Mapped[str] = mapped_column(sa.String(16), default="walks")
-    medical_notes: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(10), default="present", info=not_personal())
+    mobility: Mapped[str] = mapped_column(sa.String(16), default="walks", info=not_personal())
+    medical_notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     #: The rule's answer as of the last change that could move it ("eligible" or the first
     #: blocking code) and the day the consent behind an "eligible" runs out: kept for
     #: reports, which count without evaluating every person. The rule itself never reads it.
-    eligibility_state: Mapped[str | None] = mapped_column(sa.String(32), index=True)
-    eligibility_until: Mapped[dt.date | None]
+    eligibility_state: Mapped[str | None] = mapped_column(
+        sa.String(32), index=True, info=not_personal()
+    )
+    eligibility_until: Mapped[dt.date | None] = mapped_column(info=not_personal())
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -184,10 +220,12 @@ class Guardianship(Versioned, Base):
         sa.ForeignKey("persons.id", ondelete="RESTRICT"), index=True
     )
     #: A guardian who is not a household member here (a parent abroad): name and contact.
-    external_name: Mapped[str | None] = mapped_column(sa.String(200))
-    external_contact: Mapped[str | None] = mapped_column(sa.String(200))
-    relationship: Mapped[str] = mapped_column(sa.String(20))
-    legal_status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    external_name: Mapped[str | None] = mapped_column(
+        sa.String(200), info=personal(placeholder=ANONYMISED)
+    )
+    external_contact: Mapped[str | None] = mapped_column(sa.String(200), info=personal())
+    relationship: Mapped[str] = mapped_column(sa.String(20), info=not_personal())
+    legal_status: Mapped[str] = mapped_column(sa.String(20), default="active", info=not_personal())
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

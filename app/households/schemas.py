@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.households.models import (
+    CLOSE_REASONS,
     HOUSEHOLD_STATUSES,
     LEGAL_STATUSES,
     MAX_AGE,
@@ -32,7 +33,18 @@ class HouseholdSchema(ma.Schema):
     address_description = _text()
     latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
-    status = fields.String(dump_only=True, validate=validate.OneOf(HOUSEHOLD_STATUSES))
+    status = fields.String(
+        dump_only=True,
+        validate=validate.OneOf(HOUSEHOLD_STATUSES),
+        metadata={"description": "Changed by POST /households/{id}/status only"},
+    )
+    closed_reason = fields.String(
+        dump_only=True,
+        allow_none=True,
+        validate=validate.OneOf(CLOSE_REASONS),
+        metadata={"description": "Why it was closed, while it is closed"},
+    )
+    closed_note = fields.String(dump_only=True, allow_none=True)
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     needs = fields.List(fields.String(validate=validate.OneOf(NEEDS)))
     contact_phone = _text(40)
@@ -58,6 +70,16 @@ class HouseholdUpdateSchema(HouseholdSchema):
         exclude = ("id",)
 
     locality = fields.String(validate=[validate.Length(min=1, max=120), NOT_BLANK])
+
+
+class HouseholdStatusChangeSchema(ma.Schema):
+    status = fields.String(required=True, validate=validate.OneOf(HOUSEHOLD_STATUSES))
+    reason = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(CLOSE_REASONS),
+        metadata={"description": "Closing only, and then required"},
+    )
+    note = _text(metadata={"description": "Closing only: a few words on why"})
 
 
 class HouseholdQueryArgsSchema(PageArgsSchema):

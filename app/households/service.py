@@ -10,16 +10,26 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from app.audit import service as audit
 from app.auth.models import COORDINATOR, FIELD_WORKER, Team, User
+from app.auth.permissions import (
+    CASE_ROLES,
+    require_household,
+    require_person,
+    require_role,
+    require_team,
+)
 from app.db import ensure_new_id, utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from app.extensions import db
 from app.households.models import (
     ADULT_AGE,
+    CLOSE_REASONS,
+    HOUSEHOLD_STATUSES,
     MAX_AGE,
     Guardianship,
     Household,
@@ -98,6 +108,18 @@ def load_counts(household: Household) -> Household:
     return household
 
 
+def read_household(actor: User, household_id: uuid.UUID) -> Household:
+    """A household's record, as someone looks at it (the look is audited)."""
+    household = load_counts(get_household(actor, household_id))
+    audit.record_read("households", [household.id], actor_id=actor.id, via="household")
+    return household
+
+
+def saw_households(households: list[Household]) -> None:
+    """A page of households was shown: each counts as looked at."""
+    audit.record_read("households", [h.id for h in households], via="households")
+
+
 def list_households_query(
     actor: User,
     *,
@@ -162,6 +184,7 @@ def _team_for(actor: User, requested: uuid.UUID | None, requested_given: bool) -
 
 
 def create_household(actor: User, data: dict) -> Household:
+    require_role(actor, *CASE_ROLES, doing="record households")
     team_id = _team_for(actor, data.get("team_id"), "team_id" in data)
     household = Household(
         id=ensure_new_id(Household, data.get("id")),
@@ -177,6 +200,7 @@ def create_household(actor: User, data: dict) -> Household:
 
 
 def update_household(actor: User, household: Household, changes: dict) -> Household:
+    require_team(actor, household.team_id, what="household")
     if "team_id" in changes:
         household.team_id = _team_for(actor, changes["team_id"], True)
     for field in EDITABLE_HOUSEHOLD_FIELDS:
@@ -184,6 +208,131 @@ def update_household(actor: User, household: Household, changes: dict) -> Househ
             setattr(household, field, changes[field])
     if "needs" in changes:
         household.needs = sorted(set(changes["needs"]))
+    db.session.flush()
+    return load_counts(household)
+
+
+# --- the household's lifecycle (DESIGN §10) ----------------------------------------------
+
+_TEAMS = frozenset({FIELD_WORKER, COORDINATOR})
+_COORDINATORS = frozenset({COORDINATOR})
+_OPEN = ("identified", "engaging", "ready", "evacuated", "declined")
+#: Every move a person may make, and whose it is. Field workers move their team's households
+#: among engaging, ready and declined; coordinators also close (with a reason) and re-open
+#: (the team takes the case up again). Anything else is an invalid transition.
+TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("identified", "engaging"): _TEAMS,
+    ("identified", "declined"): _TEAMS,
+    ("engaging", "ready"): _TEAMS,
+    ("engaging", "declined"): _TEAMS,
+    ("ready", "engaging"): _TEAMS,
+    ("ready", "declined"): _TEAMS,
+    ("declined", "engaging"): _TEAMS,
+    ("declined", "ready"): _TEAMS,
+    **{(status, "closed"): _COORDINATORS for status in _OPEN},
+    ("closed", "engaging"): _COORDINATORS,
+    ("evacuated", "engaging"): _COORDINATORS,
+}
+#: Moves only an evacuation's arrival makes: nobody of the household is left behind.
+ARRIVAL_MOVES = frozenset(
+    (status, "evacuated") for status in ("identified", "engaging", "ready", "declined")
+)
+#: What moves a household: a person's decision, a logged visit, an evacuation's arrival.
+CAUSES = ("request", "visit", "arrival")
+
+
+def _invalid_transition(detail: str) -> Conflict:
+    return Conflict(detail, code="invalid_transition")
+
+
+def change_household_status(
+    actor: User,
+    household_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    *,
+    note: str | None = None,
+    cause: str = "request",
+    precondition: Callable[[Household], None] | None = None,
+) -> Household:
+    """Move a household along its lifecycle: the one place a household's status changes.
+
+    The move must be in ``TRANSITIONS`` and the actor's role among those it names, or it is
+    refused: 409 ``invalid_transition``, 403 for a role the move is not for, 404 for a
+    household outside the actor's scope. Closing takes one of ``CLOSE_REASONS`` and an
+    optional note (personal: the audit trail names it, never its words); re-opening clears
+    both. ``evacuated`` is reached only with ``cause="arrival"``, from the evacuation step.
+    The row is locked (then ``precondition``, e.g. an If-Match check, sees it), its version
+    bumps (a new ETag), and the household's timeline says who moved it from what to what,
+    and why; the audit event comes from the flush.
+    """
+    if cause not in CAUSES:
+        raise ValueError(f"unknown cause of a status change: {cause!r}")
+    require_role(actor, *CASE_ROLES, doing="move a household along its lifecycle")
+    if status not in HOUSEHOLD_STATUSES:
+        raise Invalid({"status": [f"Must be one of: {', '.join(HOUSEHOLD_STATUSES)}."]})
+    # a caller's pending changes to the household (a visit's dates) go out with this one:
+    # one UPDATE, one new version
+    with db.session.no_autoflush:
+        household = get_household(actor, household_id, for_update=True)
+    if precondition is not None:
+        precondition(household)
+    before = household.status
+    move = (before, status)
+    if cause == "arrival":
+        if actor.role != COORDINATOR:
+            raise Forbidden("Evacuations are run by coordinators.", code="coordinator_required")
+        if move not in ARRIVAL_MOVES:
+            raise _invalid_transition(f"A household that is {before} cannot become {status}.")
+    elif status == "evacuated":
+        raise _invalid_transition(
+            "A household becomes evacuated only when an evacuation arrives with the last of "
+            "its members."
+        )
+    elif move not in TRANSITIONS:
+        raise _invalid_transition(
+            f"The household is already {before}."
+            if before == status
+            else f"A household that is {before} cannot become {status}."
+        )
+    elif actor.role not in TRANSITIONS[move]:
+        raise Forbidden(
+            "Only a coordinator closes or re-opens a household.", code="coordinator_required"
+        )
+    note = (note or "").strip() or None
+    if status == "closed":
+        if reason is None:
+            raise Invalid(
+                {"reason": [f"Say why the household is closed: {', '.join(CLOSE_REASONS)}."]}
+            )
+        if reason not in CLOSE_REASONS:
+            raise Invalid({"reason": [f"Must be one of: {', '.join(CLOSE_REASONS)}."]})
+        if reason == "evacuated_and_arrived" and before != "evacuated":
+            raise _invalid_transition(
+                "Only an evacuated household is closed as evacuated and arrived."
+            )
+    elif reason is not None:
+        raise Invalid({"reason": ["A reason is given only when closing a household."]})
+    elif note is not None:
+        raise Invalid({"note": ["A note is given only when closing a household."]})
+
+    household.status = status
+    if status == "closed":
+        household.closed_reason, household.closed_note = reason, note
+    elif before == "closed":
+        household.closed_reason = household.closed_note = None
+    details = {"from": before, "to": status, "cause": cause}
+    if reason is not None:
+        details["reason"] = reason
+    record_entry(
+        household_id=household.id,
+        occurred_at=utcnow(),
+        kind="status_changed",
+        entity_type="household",
+        entity_id=household.id,
+        actor=actor,
+        details=details,
+    )
     db.session.flush()
     return load_counts(household)
 
@@ -200,10 +349,30 @@ def person_scope(actor: User) -> sa.Select:
 
 
 def lock_persons(person_ids) -> dict[uuid.UUID, Person]:
-    """Lock these people's rows (in id order, so two lockers never deadlock).
+    """Lock these people's rows: all in one call, in id order, FOR NO KEY UPDATE.
 
-    Whatever can change a person's eligibility takes this lock first, and so do the
-    evacuation steps that evaluate it: the two never interleave.
+    THE LOCK ORDER. Whatever reads the eligibility rule's inputs to act on them (adding
+    a member, departing, arriving) or changes them (a consent, a refusal, a revocation, a
+    review, a guardian link, a person's status or age) takes its row locks in this order,
+    skipping steps it does not need and never going back to an earlier one:
+
+    1. the evacuation (FOR UPDATE): the evacuation steps, taken by the view;
+    2. persons, here, every person the unit of work concerns in this one call (a child
+       and the guardian together), before anything of theirs is read to decide;
+    3. what hangs on those persons: guardianships, then consent records (FOR NO KEY
+       UPDATE), and only with their persons locked. Every writer of a consent or a
+       guardianship holds its child's person lock, so that lock already serialises them;
+    4. households (FOR UPDATE, in id order): an arrival's emptied households;
+    5. housing offers, then their proposals (FOR UPDATE);
+    6. at commit: the stored eligibility answers of persons locked in step 2, then the
+       audit chain's append lock.
+
+    Household-only paths (visits, edits, status, housing) start at step 4. Nothing takes a
+    consent or a guardianship before its person: a revocation that locked the consent
+    (FOR UPDATE) and then the person deadlocked with adding a member, which locks the
+    person and then needs the consent for its foreign key (FOR KEY SHARE), and the
+    database killed one of them. NO KEY UPDATE, here and in step 3, lets rows that merely
+    refer to a locked row (a member's consent, a visit's stances) be inserted meanwhile.
     """
     ids = sorted(set(person_ids))
     if not ids:
@@ -212,7 +381,6 @@ def lock_persons(person_ids) -> dict[uuid.UUID, Person]:
         sa.select(Person)
         .where(Person.id.in_(ids))
         .order_by(Person.id)
-        # NO KEY UPDATE: inserts that merely refer to a person (a visit's stances) go on
         .with_for_update(key_share=True)
         # what was read before waiting for the lock may have changed meanwhile
         .execution_options(populate_existing=True)
@@ -230,15 +398,13 @@ def get_person(actor: User, person_id: uuid.UUID) -> Person:
 def read_person(actor: User, person_id: uuid.UUID) -> Person:
     """A person's record, as someone looks at it (the look is audited)."""
     person = get_person(actor, person_id)
-    audit.record_read("persons", [person.id])
+    audit.record_read("persons", [person.id], actor_id=actor.id, via="person")
     return person
 
 
-def read_members(stmt: sa.Select) -> list[Person]:
-    """Run a members query; every record on the page counts as looked at."""
-    people = list(db.session.scalars(stmt))
-    audit.record_read("persons", [p.id for p in people])
-    return people
+def saw_members(people: list[Person]) -> None:
+    """A page of a household's members was shown: each counts as looked at."""
+    audit.record_read("persons", [p.id for p in people], via="members")
 
 
 def list_members_query(actor: User, household: Household) -> sa.Select:
@@ -272,6 +438,7 @@ def _check_settable_status(status: str | None) -> None:
 
 
 def add_member(actor: User, household: Household, data: dict) -> Person:
+    require_team(actor, household.team_id, what="household")
     born = _birth_date(data, today())
     if born is None:
         raise Invalid({"date_of_birth": ["Give a date of birth or an estimated age."]})
@@ -290,6 +457,21 @@ def add_member(actor: User, household: Household, data: dict) -> Person:
 
 
 def update_person(actor: User, person: Person, changes: dict) -> Person:
+    """Change a person's record, under their lock (see ``lock_persons``): recorded deceased
+    or missing, the children whose links follow them are locked with them, in one call."""
+    require_household(actor, person.household_id, what="person")
+    db.session.flush()  # the caller's own pending changes are not someone else's
+    seen = person.version
+    if changes.get("status") in LOST_STATUSES:
+        _lock_guardian_and_children(person.id)
+    else:
+        lock_persons([person.id])
+    if person.version != seen:
+        # changed between the caller's look (its If-Match check) and the lock
+        raise PreconditionFailed(
+            f"This resource is at version {person.version}; fetch it again and retry.",
+            headers={"ETag": f'"{person.version}"'},
+        )
     if person.status == "evacuated" and changes.get("status", "evacuated") != "evacuated":
         raise Conflict(
             "This person has been evacuated; their status no longer changes here.",
@@ -297,13 +479,6 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
         )
     if "status" in changes and changes["status"] != person.status:
         _check_settable_status(changes["status"])
-        if changes["status"] in LOST_STATUSES:
-            # the guardian and the children their links follow: one lock, in id order,
-            # as the evacuation steps take it, so the two never wait on each other
-            children = db.session.scalars(
-                sa.select(Guardianship.child_id).where(Guardianship.guardian_person_id == person.id)
-            ).all()
-            lock_persons([person.id, *children])
     born = _birth_date(changes, today())
     if born is not None:
         was_child = person.is_child
@@ -330,6 +505,26 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
 
 #: A guardian recorded as deceased or missing can no longer act for a child.
 LOST_STATUSES = ("deceased", "missing")
+
+
+def _lock_guardian_and_children(guardian_id: uuid.UUID) -> None:
+    """Lock a guardian and every child linked to them, in one ``lock_persons`` call.
+
+    A link to them added while this waited (``add_guardian`` holds the guardian's lock
+    too) shows on the second look: then the locks are given back (the savepoint) and taken
+    again with that child, still all at once and in order, never out of it.
+    """
+    children_of = sa.select(Guardianship.child_id).where(
+        Guardianship.guardian_person_id == guardian_id
+    )
+    while True:
+        children = set(db.session.scalars(children_of))
+        savepoint = db.session.begin_nested()
+        lock_persons([guardian_id, *children])
+        if set(db.session.scalars(children_of)) <= children:
+            savepoint.commit()
+            return
+        savepoint.rollback()
 
 
 def _follow_guardian_status(actor: User, guardian: Person) -> None:
@@ -364,11 +559,14 @@ def list_guardians_query(actor: User, child: Person) -> sa.Select:
 
 
 def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
-    lock_persons([child.id])
+    require_household(actor, child.household_id, what="person")
+    guardian_id = data.get("guardian_person_id")
+    # the guardian with the child (one call, see lock_persons): a guardian recorded
+    # deceased meanwhile is seen so, and one being recorded so waits for this link
+    lock_persons([child.id] if guardian_id is None else [child.id, guardian_id])
     day = today()
     if not child.is_child_on(day):
         raise Invalid({"child_id": ["Guardians are recorded for children (under 18) only."]})
-    guardian_id = data.get("guardian_person_id")
     external_name = (data.get("external_name") or "").strip() or None
     if (guardian_id is None) == (external_name is None):
         raise Invalid(
@@ -432,6 +630,31 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
     return link
 
 
+def _guardianships_seen(links: list[Guardianship], via: str, actor: User | None = None) -> None:
+    """The links, the children and the guardians on record they name count as looked at."""
+    audit.record_reads(
+        [
+            *(("guardianships", link.id) for link in links),
+            *(("persons", link.child_id) for link in links),
+            *(("persons", link.guardian_person_id) for link in links),
+        ],
+        actor_id=actor.id if actor else None,
+        via=via,
+    )
+
+
+def saw_guardians(links: list[Guardianship]) -> None:
+    """A page of a child's guardians was shown (an outside parent's name and contact)."""
+    _guardianships_seen(links, "guardians")
+
+
+def read_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
+    """A guardianship link, as someone looks at it (the look is audited)."""
+    link = get_guardianship(actor, guardianship_id)
+    _guardianships_seen([link], "guardianship", actor)
+    return link
+
+
 def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
     child = sa.orm.aliased(Person)
     link = db.session.scalar(
@@ -446,6 +669,9 @@ def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
 
 
 def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
+    require_person(actor, link.child_id, what="guardianship")
+    # the child's lock serialises every writer of their links (see lock_persons); a link
+    # changed since the caller read it fails its version check when written (412)
     lock_persons([link.child_id])
     if link.guardian_person_id is not None:
         for field in ("external_name", "external_contact"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from flask import current_app
 
@@ -60,6 +61,7 @@ class Offers(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.load_offers,
+            seen=service.saw_offers,
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -80,7 +82,7 @@ class OfferById(Resource):
     @blp.response(200, HousingOfferSchema)
     def get(self, offer_id: uuid.UUID):
         """One housing offer with its photos"""
-        return with_etag(service.get_offer(offer_id))
+        return with_etag(service.read_offer(offer_id))
 
     @roles(COORDINATOR)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
@@ -145,6 +147,7 @@ class Matches(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.load_offers,
+            seen=partial(service.saw_matches, household),
         )
         return {"items": items, "next_cursor": cursor}
 
@@ -162,6 +165,7 @@ class Proposals(Resource):
             [(HousingProposal.created_at, False), (HousingProposal.id, False)],
             limit=args["limit"],
             cursor=args["cursor"],
+            seen=service.saw_proposals,
         )
         return {"items": items, "next_cursor": cursor}
 

@@ -7,7 +7,17 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from app.db import Base, Versioned, created_at, enum_check, updated_at, uuid_pk
+from app.db import (
+    REMOVED,
+    Base,
+    Versioned,
+    created_at,
+    enum_check,
+    not_personal,
+    personal,
+    updated_at,
+    uuid_pk,
+)
 
 KINDS = ("apartment", "house", "room", "shelter_place", "dormitory")
 OFFER_STATUSES = ("available", "reserved", "occupied", "withdrawn")
@@ -36,25 +46,28 @@ class HousingOffer(Versioned, Base):
     )
 
     id: Mapped[uuid_pk]
-    title: Mapped[str] = mapped_column(sa.String(200))
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    locality: Mapped[str] = mapped_column(sa.String(120))
-    address: Mapped[str | None] = mapped_column(sa.Text)
+    #: Free text ("the room at Hanna's"): personal, like the provider's name and the notes.
+    title: Mapped[str] = mapped_column(sa.String(200), info=personal(placeholder=REMOVED))
+    kind: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
+    locality: Mapped[str] = mapped_column(sa.String(120), info=not_personal())
+    address: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     capacity: Mapped[int] = mapped_column()
     #: Places held by accepted proposals; changed only under the offer's row lock.
     taken: Mapped[int] = mapped_column(default=0)
     rooms: Mapped[int | None]
     #: 0 means free of rent.
-    monthly_rent: Mapped[decimal.Decimal] = mapped_column(sa.Numeric(10, 2), default=0)
-    currency: Mapped[str] = mapped_column(sa.String(3), default="UAH")
+    monthly_rent: Mapped[decimal.Decimal] = mapped_column(
+        sa.Numeric(10, 2), default=0, info=not_personal()
+    )
+    currency: Mapped[str] = mapped_column(sa.String(3), default="UAH", info=not_personal())
     step_free: Mapped[bool] = mapped_column(default=False)
     pets_allowed: Mapped[bool] = mapped_column(default=False)
-    available_from: Mapped[dt.date | None]
-    available_until: Mapped[dt.date | None]
-    provider_name: Mapped[str | None] = mapped_column(sa.String(200))
-    provider_contact: Mapped[str | None] = mapped_column(sa.String(200))
-    notes: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16), default="available")
+    available_from: Mapped[dt.date | None] = mapped_column(info=not_personal())
+    available_until: Mapped[dt.date | None] = mapped_column(info=not_personal())
+    provider_name: Mapped[str | None] = mapped_column(sa.String(200), info=personal())
+    provider_contact: Mapped[str | None] = mapped_column(sa.String(200), info=personal())
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    status: Mapped[str] = mapped_column(sa.String(16), default="available", info=not_personal())
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="RESTRICT")
     )
@@ -66,6 +79,27 @@ class HousingOffer(Versioned, Base):
     photos: Mapped[list[HousingPhoto]] = relationship(
         lazy="raise_on_sql", order_by="HousingPhoto.created_at, HousingPhoto.id"
     )
+
+
+class PhotoBlob(Base):
+    """One stored photo file, named by its content hash; the lock its users take.
+
+    Identical pictures are stored once. Whoever writes the file for a new photo, and whoever
+    removes a file nobody uses any more, first locks this row: so the "nobody uses it"
+    decision and a new photo's "the file is there" cannot interleave (see
+    ``app.housing.service.lock_blob``). The row exists while the file is kept.
+    """
+
+    __tablename__ = "photo_blobs"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "content_type IN ('image/jpeg', 'image/png', 'image/webp')", name="content_type"
+        ),
+    )
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
+    content_type: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
+    created_at: Mapped[created_at]
 
 
 class HousingPhoto(Base):
@@ -84,12 +118,17 @@ class HousingPhoto(Base):
         sa.ForeignKey("housing_offers.id", ondelete="RESTRICT"), index=True
     )
     #: SHA-256 of the stored (clean) bytes: the file's name under the upload folder.
-    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
-    content_type: Mapped[str] = mapped_column(sa.String(16))
+    sha256: Mapped[str] = mapped_column(
+        sa.String(64),
+        sa.ForeignKey("photo_blobs.sha256", ondelete="RESTRICT"),
+        index=True,
+        info=not_personal(),
+    )
+    content_type: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     width: Mapped[int]
     height: Mapped[int]
     size_bytes: Mapped[int]
-    caption: Mapped[str | None] = mapped_column(sa.String(500))
+    caption: Mapped[str | None] = mapped_column(sa.String(500), info=personal())
     uploaded_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[created_at]
 
@@ -115,12 +154,12 @@ class HousingProposal(Base):
     offer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("housing_offers.id", ondelete="RESTRICT"), index=True
     )
-    status: Mapped[str] = mapped_column(sa.String(16), default="proposed")
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="proposed", info=not_personal())
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     #: The places this proposal holds on the offer while accepted.
     places: Mapped[int | None]
-    decided_at: Mapped[dt.datetime | None]
-    reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
+    reason: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     proposed_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

@@ -1,7 +1,11 @@
 """Housing offers, their photos, matching offers to households, and proposals.
 
 An offer's places are taken and given back only under its row lock, so two households can
-never take the last place. Functions flush; the request commits.
+never take the last place. Identical photos share one file, kept while any photo uses it:
+writing it for a new photo and removing it when the last photo goes both happen under the
+lock of its ``photo_blobs`` row. Every function that changes something checks its actor
+(DESIGN §2): coordinators manage offers and their photos; field workers propose and show
+offers to their own team's households. Functions flush; the request commits.
 """
 
 from __future__ import annotations
@@ -10,16 +14,19 @@ import logging
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session, selectinload
 
 from app.audit import service as audit
-from app.auth.models import User
+from app.auth.models import COORDINATOR, User
+from app.auth.permissions import CASE_ROLES, require_role, require_team
 from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db, on_commit
 from app.households.models import Household, Person
 from app.housing import photos
-from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from app.housing.models import HousingOffer, HousingPhoto, HousingProposal, PhotoBlob
 
 log = logging.getLogger(__name__)
 OFFER_FIELDS = (
@@ -61,6 +68,19 @@ def load_offers(stmt: sa.Select) -> list[HousingOffer]:
     return list(db.session.scalars(stmt.options(selectinload(HousingOffer.photos))))
 
 
+def saw_offers(offers: list[HousingOffer], via: str = "housing_offers") -> None:
+    """Offers were shown (an address, the provider's name and contact): each counts as
+    looked at."""
+    audit.record_read("housing_offers", [offer.id for offer in offers], via=via)
+
+
+def read_offer(offer_id: uuid.UUID) -> HousingOffer:
+    """An offer with its photos, as someone looks at it (the look is audited)."""
+    offer = get_offer(offer_id)
+    saw_offers([offer], via="housing_offer")
+    return offer
+
+
 def get_offer(offer_id: uuid.UUID, *, for_update: bool = False) -> HousingOffer:
     stmt = sa.select(HousingOffer).where(HousingOffer.id == offer_id)
     if for_update:
@@ -80,7 +100,12 @@ def _check_window(offer: HousingOffer) -> None:
         raise Invalid({"available_until": ["The offer cannot end before it starts."]})
 
 
+def _require_offer_manager(actor: User) -> None:
+    require_role(actor, COORDINATOR, doing="manage housing offers or their photos")
+
+
 def create_offer(actor: User, data: dict) -> HousingOffer:
+    _require_offer_manager(actor)
     offer = HousingOffer(
         id=ensure_new_id(HousingOffer, data.get("id")),
         created_by=actor.id,
@@ -100,6 +125,7 @@ def _settle_status(offer: HousingOffer) -> None:
 
 def update_offer(actor: User, offer: HousingOffer, changes: dict) -> HousingOffer:
     """Change an offer (locked by the caller), or withdraw it with ``status: withdrawn``."""
+    _require_offer_manager(actor)
     if offer.status in ("withdrawn", "occupied"):
         raise Conflict(
             f"This offer is {offer.status}; it no longer changes.", code="invalid_transition"
@@ -151,12 +177,67 @@ def _withdraw_offer(offer: HousingOffer) -> None:
 # --- photos ------------------------------------------------------------------------------
 
 
+def lock_blob(
+    executor: Session | scoped_session | sa.Connection, sha256: str, content_type: str
+) -> None:
+    """Make sure the file's ``photo_blobs`` row exists, and lock it until the transaction ends.
+
+    One statement, so there is no moment between "it exists" and "it is locked": an upsert
+    inserts the row or updates (and so locks) the one there; on PostgreSQL it waits for a
+    transaction that is inserting or deleting the same row, then does the other thing.
+    """
+    dialect = (
+        executor.dialect if isinstance(executor, sa.Connection) else executor.get_bind().dialect
+    )
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(PhotoBlob).values(sha256=sha256, content_type=content_type, created_at=utcnow())
+    executor.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[PhotoBlob.sha256],
+            set_={"content_type": stmt.excluded.content_type},
+        )
+    )
+
+
+def release_blob(sha256: str, content_type: str) -> bool:
+    """After a photo's row is gone (committed): remove its file if no photo uses it any more.
+
+    Runs in a transaction of its own, under the blob's lock, which an upload of the same
+    bytes also holds from writing (or re-writing) the file until its photo row commits. So
+    either the upload comes first, and its row is seen here and the file kept, or this comes
+    first, and the upload finds the file gone and writes it again. The file is removed
+    before this commits, while the lock is held. True when the file was removed.
+    """
+    try:
+        with db.engine.begin() as connection:
+            lock_blob(connection, sha256, content_type)
+            used = connection.scalar(
+                sa.select(HousingPhoto.id).where(HousingPhoto.sha256 == sha256).limit(1)
+            )
+            if used is not None:
+                return False
+            connection.execute(sa.delete(PhotoBlob).where(PhotoBlob.sha256 == sha256))
+            photos.remove(sha256, content_type)
+            return True
+    except (SQLAlchemyError, OSError):
+        # the photo is gone either way; at worst an unused file stays behind, never a used
+        # one is lost: the next upload or removal of these bytes settles it
+        log.exception("photo file %s: could not decide whether to remove it", sha256)
+        return False
+
+
 def add_photo(actor: User, offer_id: uuid.UUID, raw: bytes, caption: str | None) -> HousingPhoto:
-    """Clean the image first (slow, no lock held), then attach it under the offer's lock."""
+    """Clean the image first (slow, no lock held), then attach it under the offer's lock.
+
+    The file is written, or written again if it went missing, under its blob's lock, which
+    is held until this photo's row commits (see ``release_blob``).
+    """
+    _require_offer_manager(actor)
     image = photos.clean_image(raw)
     offer = get_offer(offer_id, for_update=True)
     if offer.status == "withdrawn":
         raise Conflict("This offer is withdrawn.", code="invalid_transition")
+    lock_blob(db.session, image.sha256, image.content_type)
     photos.store(image)
     photo = HousingPhoto(
         offer_id=offer.id,
@@ -196,15 +277,16 @@ def read_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> tuple[HousingPhoto, 
 
 
 def delete_photo(actor: User, photo: HousingPhoto) -> None:
-    """Forget the photo; its file goes once no photo refers to it and the change commits."""
+    """Forget the photo; once that commits, its file goes if no photo uses it any more.
+
+    Whether another photo uses it is decided after the commit, under the blob's lock
+    (``release_blob``): a look now would miss an upload of the same bytes not yet committed.
+    """
+    _require_offer_manager(actor)
     db.session.delete(photo)
     db.session.flush()
-    still_used = db.session.scalar(
-        sa.select(HousingPhoto.id).where(HousingPhoto.sha256 == photo.sha256).limit(1)
-    )
-    if still_used is None:
-        sha256, content_type = photo.sha256, photo.content_type
-        on_commit(lambda: photos.remove(sha256, content_type))
+    sha256, content_type = photo.sha256, photo.content_type
+    on_commit(lambda: release_blob(sha256, content_type))
 
 
 # --- matching ----------------------------------------------------------------------------
@@ -236,6 +318,15 @@ def matches_query(household: Household) -> sa.Select:
     return stmt
 
 
+def saw_matches(household: Household, offers: list[HousingOffer]) -> None:
+    """Offers matched to a household were shown: the household (whose needs and people
+    chose them) and each offer count as looked at."""
+    if not offers:
+        return
+    audit.record_read("households", [household.id], via="housing_matches")
+    saw_offers(offers, via="housing_matches")
+
+
 #: The best match leaves the fewest places empty, then costs least.
 BEST_FIRST = [
     (HousingOffer.free_capacity, False),
@@ -251,7 +342,22 @@ def proposals_query(household: Household) -> sa.Select:
     return sa.select(HousingProposal).where(HousingProposal.household_id == household.id)
 
 
+def _require_proposal_access(actor: User, household_id: uuid.UUID) -> None:
+    """Field workers of the household's team and coordinators; 404 for another team."""
+    require_role(actor, *CASE_ROLES, doing="propose housing to a household")
+    household = db.session.get(Household, household_id)  # locked by the caller already
+    require_team(actor, household.team_id if household else None, what="household")
+
+
+def saw_proposals(proposals: list[HousingProposal]) -> None:
+    """A page of a household's proposals was shown: its household counts as looked at."""
+    audit.record_read(
+        "households", [proposal.household_id for proposal in proposals], via="housing_proposals"
+    )
+
+
 def propose(actor: User, household: Household, data: dict) -> HousingProposal:
+    _require_proposal_access(actor, household.id)
     offer = db.session.get(HousingOffer, data["offer_id"])
     if offer is None:
         raise Invalid({"offer_id": ["No such housing offer."]})
@@ -312,6 +418,7 @@ def _transition(proposal: HousingProposal, allowed: tuple[str, ...], to: str) ->
 
 
 def show_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
+    _require_proposal_access(actor, proposal.household_id)
     _transition(proposal, ("proposed",), "shown")
     proposal.status = "shown"
     db.session.flush()
@@ -320,6 +427,7 @@ def show_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
 
 def accept_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
     """The family accepts: their present members take places on the offer, under its lock."""
+    _require_proposal_access(actor, proposal.household_id)
     _transition(proposal, ("proposed", "shown"), "accepted")
     offer = get_offer(proposal.offer_id, for_update=True)
     if offer.status not in ("available", "reserved"):
@@ -369,6 +477,7 @@ def _give_back_places(proposal: HousingProposal) -> None:
 
 
 def decline_proposal(actor: User, proposal: HousingProposal, reason: str) -> HousingProposal:
+    _require_proposal_access(actor, proposal.household_id)
     _transition(proposal, ("proposed", "shown", "accepted"), "declined")
     _give_back_places(proposal)
     proposal.status = "declined"
@@ -381,6 +490,7 @@ def decline_proposal(actor: User, proposal: HousingProposal, reason: str) -> Hou
 def withdraw_proposal(
     actor: User, proposal: HousingProposal, reason: str | None
 ) -> HousingProposal:
+    _require_proposal_access(actor, proposal.household_id)
     _transition(proposal, ("proposed", "shown", "accepted"), "withdrawn")
     _give_back_places(proposal)
     proposal.status = "withdrawn"

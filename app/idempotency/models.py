@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, enum_check, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, personal, uuid_pk
 
 STATES = ("in_flight", "completed")
 
@@ -26,16 +26,17 @@ class IdempotencyKey(Base):
 
     id: Mapped[uuid_pk]
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(sa.String(255))
-    method: Mapped[str] = mapped_column(sa.String(10))
-    path: Mapped[str] = mapped_column(sa.String(500))
+    key: Mapped[str] = mapped_column(sa.String(255), info=not_personal())
+    method: Mapped[str] = mapped_column(sa.String(10), info=not_personal())
+    path: Mapped[str] = mapped_column(sa.String(500), info=not_personal())
     #: SHA-256 of method, path and body: the same key with another request is refused.
-    fingerprint: Mapped[str] = mapped_column(sa.String(64))
-    state: Mapped[str] = mapped_column(sa.String(16))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), info=not_personal())
+    state: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     #: When the request holding the key started; after a while it is taken to have died.
-    locked_at: Mapped[dt.datetime]
+    locked_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
     status_code: Mapped[int | None]
-    response_body: Mapped[str | None] = mapped_column(sa.Text)
-    response_headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    #: The first answer, as sent: it may show anything a response shows (deleted on expiry).
+    response_body: Mapped[str | None] = mapped_column(sa.Text, info=personal())
+    response_headers: Mapped[dict | None] = mapped_column(sa.JSON, info=not_personal())
     created_at: Mapped[created_at]
-    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True, info=not_personal())

@@ -1,6 +1,7 @@
 """Retention: keep as little as needed, for as long as needed.
 
-Households closed, declined or evacuated more than N days ago lose their personal data:
+Households closed more than N days ago (DESIGN §10: a coordinator closes a case, with a
+reason; declined and evacuated cases stay open until then) lose their personal data:
 names, contacts, addresses, coordinates, notes and other free text, in the household and
 everything under it (people, guardians, visits, consents, proposals). What remains —
 statuses, dates, decisions, counts — keeps the statistics, and the audit trail, which
@@ -18,18 +19,17 @@ import sqlalchemy as sa
 
 from app.audit import service as audit
 from app.consents.models import ConsentRecord
-from app.db import utcnow
+from app.db import REMOVED as REMOVED  # what required free text reads once anonymised
+from app.db import Versioned, personal_columns, utcnow
 from app.evacuations.models import Evacuation, EvacuationMember
 from app.extensions import db, on_commit
 from app.households.models import Guardianship, Household, Person
-from app.housing import photos
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from app.housing.service import release_blob
 from app.idempotency.models import IdempotencyKey
 from app.visits.models import Visit, VisitStance
 
-CLOSED_STATUSES = ("closed", "declined", "evacuated")
-ANONYMISED_NAME = "(anonymised)"
-REMOVED = "(removed)"
+CLOSED_STATUSES = ("closed",)
 
 
 @dataclass
@@ -41,8 +41,45 @@ class PurgeReport:
     household_ids: list[uuid.UUID] = field(default_factory=list)
 
 
-def _blank(model, where, **values) -> None:
-    db.session.execute(sa.update(model).where(where).values(**values))
+def _blanked(model) -> dict:
+    """What anonymising writes into each column of ``model`` marked personal (``app.db``'s
+    ``personal``): NULL, or the column's placeholder where it held a value (a name that must
+    remain, a note a CHECK constraint requires). Columns kept by retention are left out."""
+    values = {}
+    for column in personal_columns(model):
+        if column.info.get("kept_by_retention"):
+            continue
+        placeholder = column.info.get("placeholder")
+        if placeholder is None and not column.nullable:
+            raise RuntimeError(f"{column} cannot be NULL: mark it personal(placeholder=...)")
+        values[column.name] = (
+            None
+            if placeholder is None
+            else sa.case((column.is_(None), sa.null()), else_=sa.literal(placeholder))
+        )
+    return values
+
+
+def _still_personal(model) -> sa.ColumnElement[bool]:
+    """Rows of ``model`` that still hold something anonymising would blank."""
+    return sa.or_(
+        *(
+            column.is_not(None)
+            if column.info.get("placeholder") is None
+            else column != column.info["placeholder"]
+            for column in personal_columns(model)
+            if not column.info.get("kept_by_retention")
+        )
+    )
+
+
+def _anonymise(model, where, **also) -> None:
+    """Blank the personal columns of the rows ``where`` selects (and set ``also``); a
+    versioned row moves to a new version, so an edit based on what it held is refused."""
+    values = {**_blanked(model), **also}
+    if issubclass(model, Versioned):
+        values["version"] = model.version + 1
+    db.session.execute(sa.update(model).where(where).values(values))
 
 
 def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | None = None):
@@ -77,49 +114,17 @@ def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | Non
         return report
 
     if ids:
-        _blank(
-            Household,
-            Household.id.in_(ids),
-            address_description=None,
-            latitude=None,
-            longitude=None,
-            contact_phone=None,
-            notes=None,
-            anonymised_at=now,
-            version=Household.version + 1,
-        )
-        _blank(
-            Person,
-            Person.household_id.in_(ids),
-            full_name=ANONYMISED_NAME,
-            medical_notes=None,
-            version=Person.version + 1,
-        )
-        _blank(
-            Guardianship,
-            sa.and_(Guardianship.child_id.in_(person_ids), Guardianship.external_name.is_not(None)),
-            external_name=ANONYMISED_NAME,
-            external_contact=None,
-        )
-        _blank(Visit, Visit.household_id.in_(ids), notes=None)
-        _blank(
+        # every column the models mark personal, in the household and everything under it
+        _anonymise(Household, Household.id.in_(ids), anonymised_at=now)
+        _anonymise(Person, Person.household_id.in_(ids))
+        _anonymise(Guardianship, Guardianship.child_id.in_(person_ids))
+        _anonymise(Visit, Visit.household_id.in_(ids))
+        _anonymise(
             VisitStance,
             VisitStance.visit_id.in_(sa.select(Visit.id).where(Visit.household_id.in_(ids))),
-            note=None,
         )
-        consents = ConsentRecord.subject_id.in_(person_ids)
-        _blank(ConsentRecord, consents, witness_name=None, notes=None, authority_officer_name=None)
-        _blank(
-            ConsentRecord,
-            sa.and_(consents, ConsentRecord.review_note.is_not(None)),
-            review_note=REMOVED,
-        )
-        _blank(
-            ConsentRecord,
-            sa.and_(consents, ConsentRecord.revocation_reason.is_not(None)),
-            revocation_reason=REMOVED,
-        )
-        _blank(HousingProposal, HousingProposal.household_id.in_(ids), notes=None, reason=None)
+        _anonymise(ConsentRecord, ConsentRecord.subject_id.in_(person_ids))
+        _anonymise(HousingProposal, HousingProposal.household_id.in_(ids))
         # the way out they took: an evacuation none of whose people is still on record
         evacuations = sa.select(EvacuationMember.evacuation_id).where(
             EvacuationMember.person_id.in_(person_ids)
@@ -130,37 +135,27 @@ def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | Non
             .join(Household, Household.id == Person.household_id)
             .where(Household.anonymised_at.is_(None))
         )
-        _blank(
-            Evacuation,
-            sa.and_(Evacuation.id.in_(evacuations), Evacuation.id.not_in(still_open)),
-            meeting_point=REMOVED,
-            route_notes=None,
+        _anonymise(
+            Evacuation, sa.and_(Evacuation.id.in_(evacuations), Evacuation.id.not_in(still_open))
         )
         for household_id in ids:
             audit.record(
                 "anonymise", "households", household_id, {"older_than_days": older_than_days}
             )
     # offers no family will use again: their photos, and where they are and whose they were
-    _blank(
+    _anonymise(
         HousingOffer,
         sa.and_(
             HousingOffer.status.in_(("withdrawn", "occupied")),
             HousingOffer.updated_at < cutoff,
-            sa.or_(
-                HousingOffer.address.is_not(None),
-                HousingOffer.provider_name.is_not(None),
-                HousingOffer.provider_contact.is_not(None),
-            ),
+            _still_personal(HousingOffer),
         ),
-        address=None,
-        provider_name=None,
-        provider_contact=None,
-        version=HousingOffer.version + 1,
     )
     for photo in unused_photos:
         db.session.delete(photo)
         sha256, content_type = photo.sha256, photo.content_type
-        on_commit(lambda s=sha256, c=content_type: _remove_if_unused(s, c))
+        # after the commit, under the file's lock: kept if an upload of the same bytes won
+        on_commit(lambda s=sha256, c=content_type: release_blob(s, c))
     db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
     db.session.flush()
     return report
@@ -178,12 +173,3 @@ def _unused_photos(cutoff: dt.datetime) -> list[HousingPhoto]:
             )
         )
     )
-
-
-def _remove_if_unused(sha256: str, content_type: str) -> None:
-    with db.engine.connect() as connection:
-        still_used = connection.scalar(
-            sa.select(HousingPhoto.id).where(HousingPhoto.sha256 == sha256).limit(1)
-        )
-    if still_used is None:
-        photos.remove(sha256, content_type)

@@ -9,7 +9,7 @@ from app.households.service import get_household
 from app.http import Blueprint, PageArgsSchema, Resource, page_of, paginate
 from app.timeline.models import TimelineEntry
 from app.timeline.schemas import TimelineEntrySchema
-from app.timeline.service import timeline_query
+from app.timeline.service import saw_entries, timeline_query
 
 blp = Blueprint("timeline", __name__, url_prefix="/api/v1", description="Household history")
 
@@ -20,7 +20,7 @@ class Timeline(Resource):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_of(TimelineEntrySchema))
     def get(self, args, household_id: uuid.UUID):
-        """Visits, consents, reviews, revocations and guardianship changes, oldest first"""
+        """Visits, consents, reviews, revocations, guardianship and status changes, oldest first"""
         household = get_household(current_actor(), household_id)
         items, cursor = paginate(
             timeline_query(household.id),
@@ -31,5 +31,6 @@ class Timeline(Resource):
             ],
             limit=args["limit"],
             cursor=args["cursor"],
+            seen=saw_entries,
         )
         return {"items": items, "next_cursor": cursor}

@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, enum_check, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, uuid_pk
 
 KINDS = (
     "visit_logged",
@@ -16,6 +16,7 @@ KINDS = (
     "consent_revoked",
     "guardian_linked",
     "guardianship_changed",
+    "status_changed",
 )
 
 
@@ -43,9 +44,9 @@ class TimelineEntry(Base):
         sa.ForeignKey("households.id", ondelete="RESTRICT")
     )
     #: When it happened: a visit's device time, a consent's given time, a review's time.
-    occurred_at: Mapped[dt.datetime]
-    kind: Mapped[str] = mapped_column(sa.String(24))
-    entity_type: Mapped[str] = mapped_column(sa.String(24))
+    occurred_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
+    kind: Mapped[str] = mapped_column(sa.String(24), info=not_personal())
+    entity_type: Mapped[str] = mapped_column(sa.String(24), info=not_personal())
     entity_id: Mapped[uuid.UUID]
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("persons.id", ondelete="RESTRICT")
@@ -53,5 +54,5 @@ class TimelineEntry(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="RESTRICT")
     )
-    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
     recorded_at: Mapped[created_at]

@@ -11,7 +11,9 @@ class TimelineEntrySchema(ma.Schema):
     household_id = fields.UUID()
     occurred_at = fields.AwareDateTime(metadata={"description": "When it happened"})
     kind = fields.String(metadata={"description": ", ".join(KINDS)})
-    entity_type = fields.String(metadata={"description": "visit, consent or guardianship"})
+    entity_type = fields.String(
+        metadata={"description": "visit, consent, guardianship or household"}
+    )
     entity_id = fields.UUID()
     person_id = fields.UUID(allow_none=True)
     actor_id = fields.UUID(allow_none=True, metadata={"description": "Who did it"})

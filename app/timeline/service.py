@@ -7,6 +7,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from app.audit import service as audit
 from app.auth.models import User
 from app.extensions import db
 from app.timeline.models import TimelineEntry
@@ -39,3 +40,15 @@ def record_entry(
 
 def timeline_query(household_id: uuid.UUID) -> sa.Select:
     return sa.select(TimelineEntry).where(TimelineEntry.household_id == household_id)
+
+
+def saw_entries(entries: list[TimelineEntry]) -> None:
+    """A page of a household's history was shown: the household, and the people its
+    entries are about, count as looked at."""
+    audit.record_reads(
+        [
+            *(("households", entry.household_id) for entry in entries),
+            *(("persons", entry.person_id) for entry in entries),
+        ],
+        via="timeline",
+    )

@@ -36,6 +36,7 @@ class Visits(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.load_visits,
+            seen=service.saw_visits,
         )
         return {"items": items, "next_cursor": cursor}
 

@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, created_at, enum_check, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, personal, uuid_pk
 from app.households.models import JSONList
 
 OUTCOMES = (
@@ -54,14 +54,15 @@ class Visit(Base):
         sa.ForeignKey("households.id", ondelete="RESTRICT")
     )
     #: The device's clock at the visit: often hours before the record reaches the server.
-    visited_at: Mapped[dt.datetime]
+    visited_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
     recorded_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
-    outcome: Mapped[str] = mapped_column(sa.String(24))
-    concerns: Mapped[list[str]] = mapped_column(JSONList, default=list)
-    safety: Mapped[str | None] = mapped_column(sa.String(16))
-    way_out: Mapped[str | None] = mapped_column(sa.String(16))
-    next_visit_on: Mapped[dt.date | None]
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    outcome: Mapped[str] = mapped_column(sa.String(24), info=not_personal())
+    #: Codes only (CONCERNS).
+    concerns: Mapped[list[str]] = mapped_column(JSONList, default=list, info=not_personal())
+    safety: Mapped[str | None] = mapped_column(sa.String(16), info=not_personal())
+    way_out: Mapped[str | None] = mapped_column(sa.String(16), info=not_personal())
+    next_visit_on: Mapped[dt.date | None] = mapped_column(info=not_personal())
+    notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     #: When the server received it.
     recorded_at: Mapped[created_at]
 
@@ -84,5 +85,5 @@ class VisitStance(Base):
     )
     #: Order as given by the client.
     position: Mapped[int]
-    stance: Mapped[str] = mapped_column(sa.String(16))
-    note: Mapped[str | None] = mapped_column(sa.Text)
+    stance: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
+    note: Mapped[str | None] = mapped_column(sa.Text, info=personal())

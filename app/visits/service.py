@@ -8,11 +8,14 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
 from app.auth.models import User
+from app.auth.permissions import require_team
 from app.db import ensure_new_id, utcnow
 from app.errors import Invalid
 from app.extensions import db
 from app.households.models import Household, Person
+from app.households.service import change_household_status
 from app.timeline.service import record_entry
 from app.visits.models import CONVERSATION_OUTCOMES, Visit, VisitStance
 
@@ -25,6 +28,7 @@ def log_visit(actor: User, household: Household, data: dict) -> Visit:
 
     ``household`` must be locked by the caller (visits may arrive out of order, offline).
     """
+    require_team(actor, household.team_id, what="household")
     now = utcnow()
     # the device's calendar day of the visit; stored and answered in UTC like every time
     visit_day = data["visited_at"].date()
@@ -59,7 +63,7 @@ def log_visit(actor: User, household: Household, data: dict) -> Visit:
         household.last_visit_at = visited_at
         household.next_visit_due = next_visit_on
     if household.status == "identified" and visit.outcome in CONVERSATION_OUTCOMES:
-        household.status = "engaging"
+        change_household_status(actor, household.id, "engaging", cause="visit")
     record_entry(
         household_id=household.id,
         occurred_at=visited_at,
@@ -101,3 +105,15 @@ def list_visits_query(household: Household) -> sa.Select:
 
 def load_visits(stmt: sa.Select) -> list[Visit]:
     return list(db.session.scalars(stmt.options(selectinload(Visit.stances))))
+
+
+def saw_visits(visits: list[Visit]) -> None:
+    """A page of visits was shown: the household, and each person whose stance and note
+    it records, count as looked at."""
+    audit.record_reads(
+        [
+            *(("households", visit.household_id) for visit in visits),
+            *(("persons", stance.person_id) for visit in visits for stance in visit.stances),
+        ],
+        via="visits",
+    )

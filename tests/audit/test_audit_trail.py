@@ -82,6 +82,7 @@ def test_reads_of_people_consents_eligibility_and_photos_are_recorded(
         ("persons", str(person.id)),
         ("eligibility", str(person.id)),
         ("consent_records", str(consent.id)),
+        ("persons", str(person.id)),  # the consent shows whose it is
         ("housing_photos", str(photo.id)),
     ]
 

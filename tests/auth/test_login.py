@@ -36,8 +36,10 @@ def test_login_returns_token_expiry_and_user(client, make_user):
 
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"token", "expires_at", "user"}
+    assert set(body) == {"token", "expires_at", "user", "device_cookie"}
     assert body["token"]
+    assert body["device_cookie"]
+    assert body["device_cookie"] != body["token"]
     expires_at = dt.datetime.fromisoformat(body["expires_at"])
     assert expires_at.utcoffset() == dt.timedelta(0)
     ttl = dt.timedelta(hours=12)

@@ -215,21 +215,23 @@ def test_a_revocation_first_in_line_wins_over_a_departure_waiting_behind_it(
 def test_a_revocation_that_takes_effect_after_the_departure_leaves_it_standing(
     app, scene, tokens, as_coordinator
 ):
-    """The revocation was sent first but held up; it takes effect (and is timed) only once it
-    holds the lock, after the departure: the child left on a consent valid at the time."""
+    """Both wait on the child's row (a revocation locks the person before the consent: the
+    lock order); the departure queued first, so the revocation takes effect (and is timed)
+    only once it holds the lock, after the departure: the child left on a consent valid at
+    the time."""
     current = scene()
     with app.app_context(), db.engine.connect() as holder:
         holder.execute(
-            sa.text("SELECT id FROM consent_records WHERE id = :id FOR UPDATE"),
-            {"id": current.consent.id},
+            sa.text("SELECT id FROM persons WHERE id = :id FOR UPDATE"), {"id": current.child.id}
         )
-        revocation = Request(app, tokens["field_worker"], current.revoke_path, REVOKE_REASON)
-        revocation.start()
-        wait_for_lock_waiters(1)
         departure = Request(app, tokens["coordinator"], current.depart_path, {})
         departure.start()
-        departure.finish()
+        wait_for_lock_waiters(1)
+        revocation = Request(app, tokens["field_worker"], current.revoke_path, REVOKE_REASON)
+        revocation.start()
+        wait_for_lock_waiters(2)
         holder.rollback()
+        departure.finish()
         revocation.finish()
 
     outcome = check_invariant(as_coordinator, current, revocation, departure)

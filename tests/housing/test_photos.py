@@ -377,3 +377,20 @@ def test_large_photos_are_stored_scaled_down(as_coordinator, as_field_worker, of
     assert response.status_code == 201
     body = response.get_json()
     assert (body["width"], body["height"]) == (2560, 853)
+
+
+def test_an_upload_writes_a_missing_file_again(
+    as_coordinator, as_field_worker, make_offer, offer, app
+):
+    """A file lost from the folder (a restore gone wrong) comes back with the same picture."""
+    raw = jpeg_with_gps((30, 22))
+    first = upload(as_coordinator, offer, raw).get_json()
+    (path,) = [p for p in stored_files(app) if p.stem == stored_photos(app)[0].sha256]
+    path.unlink()
+    assert as_field_worker.get(photo_url(offer, first["id"])).status_code == 404
+
+    again = upload(as_coordinator, make_offer(title="Another flat"), raw)
+
+    assert again.status_code == 201
+    assert path.exists()
+    assert as_field_worker.get(photo_url(offer, first["id"])).status_code == 200

@@ -159,7 +159,10 @@ def test_households_by_status_and_overdue_visits(app, as_coordinator, make_house
     ]
     for status, due, _ in cases:
         household = make_household(team=team)
-        _set(app, Household, [household.id], status=status, next_visit_due=due)
+        reason = "moved_away" if status == "closed" else None
+        _set(
+            app, Household, [household.id], status=status, closed_reason=reason, next_visit_due=due
+        )
 
     body = as_coordinator.get(URL).get_json()
 
@@ -218,7 +221,15 @@ def test_the_summary_costs_the_same_queries_whatever_the_data(
         make_offer(capacity=2)
     for status in ("engaging", "closed", "declined", "evacuated"):
         household = make_household(team=team)
-        _set(app, Household, [household.id], status=status, next_visit_due=dt.date(2020, 1, 1))
+        reason = "duplicate" if status == "closed" else None
+        _set(
+            app,
+            Household,
+            [household.id],
+            status=status,
+            closed_reason=reason,
+            next_visit_due=dt.date(2020, 1, 1),
+        )
     body = as_coordinator.get(URL).get_json()
     assert body["children_by_eligibility"]["eligible"] == 4
     assert body["free_housing_capacity"] == 3 + 3 * 2

@@ -1,7 +1,7 @@
 """Retention: ``flask --app wsgi retention purge --older-than-days N [--dry-run]``.
 
-Households closed, declined or evacuated long enough ago lose every name, contact, address
-and free text, in the household and everything under it; statuses, dates, decisions and
+Households a coordinator closed long enough ago lose every name, contact, address and
+free text, in the household and everything under it; statuses, dates, decisions and
 counts stay, and so does a verifiable audit trail. Photos of offers nobody will use again
 go, files included. Running it again changes nothing.
 """
@@ -49,6 +49,7 @@ PERSONAL = (
     "Worried about the dog",
     "Near her sister",
     "Too far from school",
+    "Went to her sister in Lviv",
 )
 
 
@@ -201,7 +202,12 @@ def case(
         f"/api/v1/housing-proposals/{proposal.id}/decline", json={"reason": "Too far from school"}
     )
     assert declined.status_code == 200, declined.get_json()
-    _age(app, Household, [household.id], status="closed")
+    closed = as_coordinator.post(
+        f"/api/v1/households/{household.id}/status",
+        json={"status": "closed", "reason": "moved_away", "note": "Went to her sister in Lviv"},
+    )
+    assert closed.status_code == 200, closed.get_json()
+    _age(app, Household, [household.id])
     return SimpleNamespace(
         household=household,
         mother=mother,
@@ -235,11 +241,19 @@ def test_a_closed_case_loses_its_personal_data_and_keeps_its_facts(app, as_coord
     assert str(case.household.id) in output
 
     household = as_coordinator.get(household_url).get_json()
-    for field in ("address_description", "contact_phone", "notes", "latitude", "longitude"):
+    for field in (
+        "address_description",
+        "contact_phone",
+        "notes",
+        "closed_note",
+        "latitude",
+        "longitude",
+    ):
         assert household[field] is None, field
     for field in (
         "ref",
         "status",
+        "closed_reason",
         "locality",
         "district",
         "priority",
@@ -315,18 +329,31 @@ def test_statistics_still_count_an_anonymised_case(app, as_coordinator, case):
     assert after["households_by_status"] == before["households_by_status"] == {"closed": 1}
 
 
-@pytest.mark.parametrize("status", ["declined", "evacuated"])
-def test_declined_and_evacuated_cases_are_anonymised_too(
-    app, as_coordinator, make_household, make_person, team, status
+@pytest.mark.parametrize(
+    ("status", "reason"), [("declined", "moved_away"), ("evacuated", "evacuated_and_arrived")]
+)
+def test_declined_and_evacuated_cases_wait_for_a_coordinator_to_close_them(
+    app, as_coordinator, make_household, make_person, team, status, reason
 ):
     household = make_household(team=team, contact_phone="+380 50 000 0000", notes="Blue door")
     make_person(household, age=50, full_name="Mykola Hrytsenko")
     _age(app, Household, [household.id], status=status)
 
+    assert "anonymised 0 household(s) and 0 person(s)" in _purge(app)
+    shown = as_coordinator.get(f"/api/v1/households/{household.id}").get_json()
+    assert (shown["status"], shown["notes"]) == (status, "Blue door")
+
+    closed = as_coordinator.post(
+        f"/api/v1/households/{household.id}/status", json={"status": "closed", "reason": reason}
+    )
+    assert closed.status_code == 200, closed.get_json()
+    assert "anonymised 0 household(s)" in _purge(app)  # closed today: not yet
+    _age(app, Household, [household.id])
+
     assert "anonymised 1 household(s) and 1 person(s)" in _purge(app)
 
     shown = as_coordinator.get(f"/api/v1/households/{household.id}").get_json()
-    assert shown["status"] == status
+    assert (shown["status"], shown["closed_reason"]) == ("closed", reason)
     assert (shown["contact_phone"], shown["notes"]) == (None, None)
     [member] = _items(as_coordinator, f"/api/v1/households/{household.id}/members")
     assert member["full_name"] == ANONYMISED
@@ -337,7 +364,14 @@ def test_recent_and_open_cases_are_untouched(
 ):
     closed_yesterday = make_household(team=team, notes="Closed only yesterday")
     make_person(closed_yesterday, full_name="Halyna Recent")
-    _age(app, Household, [closed_yesterday.id], by=dt.timedelta(days=1), status="closed")
+    _age(
+        app,
+        Household,
+        [closed_yesterday.id],
+        by=dt.timedelta(days=1),
+        status="closed",
+        closed_reason="moved_away",
+    )
     open_for_long = make_household(team=team, notes="Still being worked on")
     make_person(open_for_long, full_name="Petro Waiting")
     _age(app, Household, [open_for_long.id], status="engaging")
@@ -358,7 +392,14 @@ def test_recent_and_open_cases_are_untouched(
 def test_the_cutoff_follows_older_than_days(app, make_household, make_person, team):
     household = make_household(team=team, notes="Closed ten days ago")
     make_person(household, full_name="Nina Cutoff")
-    _age(app, Household, [household.id], by=dt.timedelta(days=10), status="closed")
+    _age(
+        app,
+        Household,
+        [household.id],
+        by=dt.timedelta(days=10),
+        status="closed",
+        closed_reason="duplicate",
+    )
 
     assert "anonymised 0 household(s)" in _purge(app, days=11)
     assert "anonymised 1 household(s) and 1 person(s)" in _purge(app, days=9)
@@ -400,8 +441,8 @@ def test_a_second_run_changes_nothing(app, case):
 def test_the_audit_chain_still_verifies_and_names_each_anonymised_case(
     app, as_admin, case, make_household, team
 ):
-    other = make_household(team=team, notes="Declined long ago")
-    _age(app, Household, [other.id], status="declined")
+    other = make_household(team=team, notes="Closed long ago")
+    _age(app, Household, [other.id], status="closed", closed_reason="left_by_other_means")
     mark = _last_event_id(app)
 
     _purge(app)
@@ -416,7 +457,14 @@ def test_the_audit_chain_still_verifies_and_names_each_anonymised_case(
 def test_the_service_can_be_called_directly(app, make_household, make_person, team):
     household = make_household(team=team, contact_phone="+380 44 123 4567")
     make_person(household, full_name="Oksana Direct")
-    _age(app, Household, [household.id], by=dt.timedelta(days=2), status="evacuated")
+    _age(
+        app,
+        Household,
+        [household.id],
+        by=dt.timedelta(days=2),
+        status="closed",
+        closed_reason="left_by_other_means",
+    )
 
     with app.app_context():
         counted = retention.purge(1, dry_run=True)
@@ -547,7 +595,7 @@ def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
         pytest.skip("SQLite has no row locks to hold from a third connection")
     household = make_household(team=team, notes="Came back after the winter")
     make_person(household, full_name="Iryna Returning")
-    _age(app, Household, [household.id], status="declined")
+    _age(app, Household, [household.id], status="closed", closed_reason="moved_away")
     reports = []
 
     def run_purge() -> None:
@@ -560,7 +608,7 @@ def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
         reopening.execute(
             sa.update(Household)
             .where(Household.id == household.id)
-            .values(status="engaging", updated_at=utcnow())
+            .values(status="engaging", closed_reason=None, updated_at=utcnow())
         )
         purge.start()
         _wait_for_a_lock_waiter()
@@ -600,7 +648,7 @@ def test_the_way_out_and_the_new_address_go_too(
         db.session.execute(
             sa.update(Household)
             .where(Household.id == household.id)
-            .values(status="evacuated", updated_at=long_ago)
+            .values(status="closed", closed_reason="evacuated_and_arrived", updated_at=long_ago)
         )
         db.session.execute(
             sa.update(HousingOffer)

@@ -138,6 +138,7 @@ def test_the_timeline_tells_the_history_in_time_order(
         ("consent_recorded", history.own["id"]),
         ("guardian_linked", history.mother_link["id"]),
         ("guardian_linked", history.father_link["id"]),
+        ("status_changed", str(household.id)),  # the visit's conversation, when it arrived
         ("guardianship_changed", history.father_link["id"]),
         ("consent_recorded", history.grant["id"]),
         ("consent_verified", history.grant["id"]),
@@ -147,7 +148,7 @@ def test_the_timeline_tells_the_history_in_time_order(
     assert times == sorted(times)
     assert times[0] == history.visited_at
     assert {e["household_id"] for e in entries} == {str(household.id)}
-    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 4 + [
+    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 5 + [
         str(coordinator.id),  # the father recorded missing
         str(field_worker.id),
         str(coordinator.id),  # the grant verified
@@ -158,13 +159,15 @@ def test_the_timeline_tells_the_history_in_time_order(
         "consent",
         "guardianship",
         "guardianship",
+        "household",
         "guardianship",
         "consent",
         "consent",
         "consent",
     ]
     assert entries[1]["person_id"] == str(family.mother.id)
-    assert entries[6]["person_id"] == str(family.child.id)
+    assert entries[4]["person_id"] is None
+    assert entries[7]["person_id"] == str(family.child.id)
 
 
 def test_entry_details_hold_codes_not_names(as_coordinator, household, history):
@@ -175,6 +178,7 @@ def test_entry_details_hold_codes_not_names(as_coordinator, household, history):
         {"basis": "self", "decision": "granted", "review_status": "not_required"},
         {"relationship": "mother", "legal_status": "active"},
         {"relationship": "father", "legal_status": "active"},
+        {"from": "identified", "to": "engaging", "cause": "visit"},
         {
             "before": {"relationship": "father", "legal_status": "active"},
             "after": {"relationship": "father", "legal_status": "missing"},
@@ -229,7 +233,7 @@ def test_only_the_households_own_history(
     as_colleague = login(make_user(FIELD_WORKER, team))
 
     assert as_colleague.get(timeline_url(neighbours)).get_json()["items"] == []
-    assert len(as_colleague.get(timeline_url(household)).get_json()["items"]) == 8
+    assert len(as_colleague.get(timeline_url(household)).get_json()["items"]) == 9
 
 
 def test_an_admin_may_not_read_a_timeline(as_admin, household):
