@@ -216,22 +216,96 @@ def audit_verify(checkpoint_files: tuple[str, ...]) -> None:
 
 
 @audit_cli.command("checkpoint")
-def audit_checkpoint() -> None:
-    """Print a checkpoint of the chain's head (one JSON line) to keep outside the database."""
-    from app.audit.checkpoints import audit_key, make_checkpoint
-    from app.audit.models import GENESIS, AuditEvent
-    from app.audit.service import event_hash
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Earlier checkpoints to verify the chain against first (as `audit verify`); repeatable.",
+)
+def audit_checkpoint(checkpoint_files: tuple[str, ...]) -> None:
+    """Print a checkpoint of the chain's head (one JSON line) to keep outside the database.
 
-    head = db.session.execute(
-        sa.select(*AuditEvent.__table__.c).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
+    The whole chain is verified first, against AUDIT_CHECKPOINT_PATH and every --checkpoint
+    given: a chain that is broken, or cut back since an earlier checkpoint, gets none.
+    """
+    from app.audit.checkpoints import audit_key, make_checkpoint
+    from app.audit.service import verify_trail
+
+    result = verify_trail(checkpoint_files)
     db.session.rollback()
-    if head is not None and event_hash(dict(head._mapping)) != head.hash:
+    if not result.ok:
+        where = f" at event {result.first_broken_id}" if result.first_broken_id is not None else ""
+        click.echo(f"no checkpoint taken: audit chain BROKEN{where}: {result.problem}", err=True)
+        sys.exit(1)
+    click.echo(make_checkpoint(audit_key(), result.head_id, result.head_hash).as_json())
+
+
+@audit_cli.command("reseal-legacy")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="A checkpoint file kept elsewhere: if it holds any, the trail is keyed; refuse.",
+)
+def audit_reseal_legacy(checkpoint_files: tuple[str, ...]) -> None:
+    """Once, for a trail from before the keyed chain: seal its plain SHA-256 chain with the
+    audit key. Run as the schema owner, before the upgraded service writes its first event.
+
+    Refuses a trail that has any keyed event or any checkpoint (AUDIT_CHECKPOINT_PATH and
+    every --checkpoint), and seals only the unbroken plain run from event 1. Prints a
+    checkpoint of the sealed chain (and appends it to AUDIT_CHECKPOINT_PATH when set).
+    """
+    from app.audit.checkpoints import append_line, make_checkpoint
+    from app.audit.reseal import (
+        ResealRefused,
+        is_development_key,
+        refuse_if_checkpoints,
+        reseal_legacy,
+    )
+    from app.audit.service import verify_chain
+
+    config = current_app.config
+    if is_development_key(config["AUDIT_KEY"]) and config["ENV"] not in ("development", "testing"):
         raise click.ClickException(
-            f"the newest event ({head.id}) does not match its hash: run `audit verify`"
+            "refused: the audit key is the public development key; set SAFEPASSAGE_AUDIT_KEY"
         )
-    sequence, head_hash = (head.id, head.hash) if head is not None else (0, GENESIS)
-    click.echo(make_checkpoint(audit_key(), sequence, head_hash).as_json())
+    key = config["AUDIT_KEY"].encode()
+    path = config["AUDIT_CHECKPOINT_PATH"]
+    engine = make_engine(migration_url())
+    try:
+        try:
+            refuse_if_checkpoints([p for p in (path, *checkpoint_files) if p])
+            declare_write_intent(True)
+            with engine.begin() as connection:
+                done = reseal_legacy(connection, key)
+        except ResealRefused as refusal:
+            raise click.ClickException(f"refused: {refusal}") from None
+        finally:
+            declare_write_intent(False)
+        with engine.connect() as connection:
+            result = verify_chain(key=key, connection=connection)
+    finally:
+        engine.dispose()
+    click.echo(f"audit chain: {done.sealed} event(s) sealed with the audit key", err=True)
+    if result.ok:
+        checkpoint = make_checkpoint(key, result.head_id, result.head_hash)
+    else:
+        # pin what was sealed; the rest was left as found
+        checkpoint = make_checkpoint(key, done.sealed, done.run_hash) if done.sealed else None
+    if checkpoint is not None:
+        line = checkpoint.as_json()
+        if path:
+            append_line(path, line)
+        click.echo(line)
+    if not result.ok:
+        where = f" at event {result.first_broken_id}" if result.first_broken_id is not None else ""
+        click.echo(
+            f"audit chain BROKEN{where}: {result.problem}; nothing from there on was sealed",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @retention_cli.command("purge")
@@ -239,9 +313,10 @@ def audit_checkpoint() -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
 def retention_purge(older_than_days: int, dry_run: bool) -> None:
     """Anonymise households closed more than N days ago."""
+    from app.auth.permissions import OPERATOR
     from app.retention.service import purge
 
-    report = run_unit_of_work(lambda: purge(older_than_days, dry_run=dry_run))
+    report = run_unit_of_work(lambda: purge(OPERATOR, older_than_days, dry_run=dry_run))
     verb = "would anonymise" if dry_run else "anonymised"
     click.echo(
         f"{verb} {report.households} household(s) and {report.persons} person(s); "

@@ -56,7 +56,7 @@ def enum_check(column: str, values: tuple[str, ...], name: str | None = None) ->
 
 # --- what a column may hold about a person ----------------------------------------------
 #
-# Every column that can hold more than an id, a count or a flag says, in its ``info``, whether
+# Every column that can hold more than an id or a flag says, in its ``info``, whether
 # what it holds is personal (tests/test_personal_marks.py fails on one that does not). The
 # audit trail and retention read these marks; there is no other list. The marks are made by
 # functions, each call a new dict: SQLAlchemy merges ``info`` dicts in place, and a shared
@@ -101,8 +101,11 @@ def bookkeeping() -> dict:
 
 
 def needs_decision(column: sa.Column) -> bool:
-    """Whether a column could hold something about a person: anything but ids, counts, flags."""
-    return not isinstance(column.type, sa.Uuid | sa.Integer | sa.Boolean)
+    """Whether a column could hold something about a person: anything but ids and flags.
+
+    Numbers need a decision too (a count is not personal, an age or a phone number would
+    be); only primary keys, whose values name rows, and versions go without one."""
+    return not (column.primary_key or isinstance(column.type, sa.Uuid | sa.Boolean))
 
 
 def is_personal(column: sa.Column) -> bool:

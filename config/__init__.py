@@ -21,8 +21,10 @@ ENVIRONMENTS: dict[str, type[Defaults]] = {
     "production": Production,
 }
 PREFIX = "SAFEPASSAGE_"
-#: Stores the login throttle can count in (app.auth.throttle): one process, or Redis.
-THROTTLE_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+#: Stores the login throttle can count in (app.auth.throttle): one process, or Redis. Not
+#: a Redis Cluster: the throttle's script takes slots in several keys at once, which a
+#: cluster refuses unless they share a hash slot.
+THROTTLE_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel")
 
 
 class ConfigError(RuntimeError):
@@ -74,6 +76,20 @@ def load(env: str | None = None, environ: dict[str, str] | None = None) -> dict[
             raise ConfigError("SAFEPASSAGE_AUDIT_KEY must differ from SAFEPASSAGE_SECRET_KEY")
         if "DATABASE_URL" not in explicit or not settings["DATABASE_URL"].strip():
             raise ConfigError("production needs SAFEPASSAGE_DATABASE_URL set explicitly")
+        # without scheduled checkpoints, events cut from the chain's end go unnoticed
+        if not settings["AUDIT_CHECKPOINT_PATH"].strip():
+            raise ConfigError(
+                "production needs SAFEPASSAGE_AUDIT_CHECKPOINT_PATH: a file outside the "
+                "database where the service writes checkpoints of the audit chain's head"
+            )
+        if (
+            settings["AUDIT_CHECKPOINT_EVERY_EVENTS"] <= 0
+            and settings["AUDIT_CHECKPOINT_EVERY_MINUTES"] <= 0
+        ):
+            raise ConfigError(
+                "production needs SAFEPASSAGE_AUDIT_CHECKPOINT_EVERY_EVENTS or "
+                "SAFEPASSAGE_AUDIT_CHECKPOINT_EVERY_MINUTES above 0"
+            )
     storage_scheme = settings["RATELIMIT_STORAGE_URI"].strip().partition("://")[0]
     if storage_scheme not in THROTTLE_STORES:
         raise ConfigError(

@@ -13,7 +13,8 @@ class Defaults:
     #: in the database: someone holding the database cannot recompute the chain.
     AUDIT_KEY = DEFAULT_AUDIT_KEY
     #: Where the service appends checkpoints of the audit chain's head (JSON lines);
-    #: empty: it writes none. Ship the file off the machine (see README, "The audit trail").
+    #: empty: it writes none (production refuses to start so). Ship the file off the
+    #: machine (see README, "The audit trail"); it is created with mode 0640.
     AUDIT_CHECKPOINT_PATH = ""
     #: Write a checkpoint when the chain passes a multiple of this many events (0: never).
     AUDIT_CHECKPOINT_EVERY_EVENTS = 1000
@@ -21,9 +22,10 @@ class Defaults:
     AUDIT_CHECKPOINT_EVERY_MINUTES = 60
     #: SQLAlchemy URL; the embedded default is a SQLite file under instance/.
     DATABASE_URL = "sqlite:///instance/safepassage.db"
-    #: The URL `flask db upgrade|downgrade|current|grant-runtime` use, as the role that
-    #: owns the schema; empty: DATABASE_URL. On PostgreSQL the service's own DATABASE_URL
-    #: names a role that may only read and write rows (`flask db grant-runtime ROLE`).
+    #: The URL `flask db upgrade|downgrade|current|grant-runtime` and `flask audit
+    #: reseal-legacy` use, as the role that owns the schema; empty: DATABASE_URL. On
+    #: PostgreSQL the service's own DATABASE_URL names a role that may only read and write
+    #: rows (`flask db grant-runtime ROLE`).
     MIGRATION_DATABASE_URL = ""
     UPLOAD_DIR = "instance/uploads"
     #: Largest photo accepted, in bytes (413 above it); the request limit allows this much.

@@ -14,6 +14,7 @@ from config.defaults import DEFAULT_AUDIT_KEY, DEFAULT_SECRET_KEY
 
 SECRET = "a-long-random-production-secret-4d1c9e"
 AUDIT_KEY = "another-long-random-audit-chain-key-7f02b8"
+CHECKPOINT_PATH = "/var/lib/safepassage/audit-checkpoints.jsonl"
 PG_URL = "postgresql+psycopg://safepassage@db.internal/safepassage"
 REDIS_URL = "redis://cache.internal:6379/0"
 
@@ -111,9 +112,11 @@ def test_production_starts_with_a_secret_and_a_database_url():
             "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
             "SAFEPASSAGE_DATABASE_URL": PG_URL,
             "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+            "SAFEPASSAGE_AUDIT_CHECKPOINT_PATH": CHECKPOINT_PATH,
         }
     )
     assert settings["ENV"] == "production"
+    assert settings["AUDIT_CHECKPOINT_PATH"] == CHECKPOINT_PATH
     assert settings["SECRET_KEY"] == SECRET
     assert settings["DATABASE_URL"] == PG_URL
     assert settings["TOKEN_TTL_HOURS"] == 12
@@ -131,6 +134,7 @@ def test_testing_uses_cheap_password_hashing():
                 "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
                 "SAFEPASSAGE_DATABASE_URL": PG_URL,
                 "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+                "SAFEPASSAGE_AUDIT_CHECKPOINT_PATH": CHECKPOINT_PATH,
             },
         ),
     )
@@ -185,6 +189,7 @@ def _production(**environ: str) -> dict:
         "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
         "SAFEPASSAGE_DATABASE_URL": PG_URL,
         "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "SAFEPASSAGE_AUDIT_CHECKPOINT_PATH": CHECKPOINT_PATH,
     }
     base.update(environ)
     return config.load("production", environ={k: v for k, v in base.items() if v is not None})
@@ -252,7 +257,10 @@ def test_development_and_testing_may_count_in_memory():
         assert config.load(env, environ={})["RATELIMIT_STORAGE_URI"] == "memory://"
 
 
-@pytest.mark.parametrize("uri", ["memcached://cache.internal:11211", "mongodb://db/x", "cache"])
+@pytest.mark.parametrize(
+    "uri",
+    ["memcached://cache.internal:11211", "mongodb://db/x", "cache", "redis+cluster://c:7000"],
+)
 def test_a_store_the_login_throttle_cannot_use_is_refused(uri):
     with pytest.raises(config.ConfigError, match="SAFEPASSAGE_RATELIMIT_STORAGE_URI"):
         config.load("development", environ={"SAFEPASSAGE_RATELIMIT_STORAGE_URI": uri})
@@ -265,10 +273,53 @@ def test_production_server_refuses_to_start_with_per_process_login_counters():
             "SAFEPASSAGE_SECRET_KEY": SECRET,
             "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
             "SAFEPASSAGE_DATABASE_URL": PG_URL,
+            "SAFEPASSAGE_AUDIT_CHECKPOINT_PATH": CHECKPOINT_PATH,
         }
     )
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert "SAFEPASSAGE_RATELIMIT_STORAGE_URI" in lines[0]
+    assert result.stdout == ""
+
+
+# --- scheduled audit checkpoints -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_production_refuses_to_run_without_scheduled_audit_checkpoints(value):
+    """Without the service's own checkpoints, events cut from the chain's end go unseen."""
+    with pytest.raises(config.ConfigError, match="SAFEPASSAGE_AUDIT_CHECKPOINT_PATH"):
+        _production(SAFEPASSAGE_AUDIT_CHECKPOINT_PATH=value)
+
+
+def test_production_refuses_a_checkpoint_schedule_that_never_fires():
+    with pytest.raises(config.ConfigError, match="CHECKPOINT_EVERY_EVENTS or"):
+        _production(
+            SAFEPASSAGE_AUDIT_CHECKPOINT_EVERY_EVENTS="0",
+            SAFEPASSAGE_AUDIT_CHECKPOINT_EVERY_MINUTES="0",
+        )
+    settings = _production(SAFEPASSAGE_AUDIT_CHECKPOINT_EVERY_EVENTS="0")
+    assert settings["AUDIT_CHECKPOINT_EVERY_MINUTES"] == 60
+
+
+def test_development_and_testing_may_run_without_checkpoints():
+    for env in ("development", "testing"):
+        assert config.load(env, environ={})["AUDIT_CHECKPOINT_PATH"] == ""
+
+
+def test_production_server_refuses_to_start_without_a_checkpoint_path():
+    result = _start_wsgi(
+        {
+            "SAFEPASSAGE_ENV": "production",
+            "SAFEPASSAGE_SECRET_KEY": SECRET,
+            "SAFEPASSAGE_AUDIT_KEY": AUDIT_KEY,
+            "SAFEPASSAGE_DATABASE_URL": PG_URL,
+            "SAFEPASSAGE_RATELIMIT_STORAGE_URI": REDIS_URL,
+        }
+    )
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SAFEPASSAGE_AUDIT_CHECKPOINT_PATH" in lines[0]
     assert result.stdout == ""

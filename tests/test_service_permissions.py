@@ -42,6 +42,7 @@ from app.households import service as households
 from app.households.models import Guardianship, Household, Person
 from app.housing import service as housing
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from app.retention import service as retention
 from app.visits import service as visits
 from tests.conftest import PASSWORD, png_bytes
 
@@ -454,6 +455,10 @@ CASES = [
         ("account",),
     ),
     administrators_only(
+        "retention.purge",
+        lambda w, a: retention.purge(a, 30, dry_run=True),
+    ),
+    administrators_only(
         "auth.revoke_token",  # someone else's token
         lambda w, a: auth.revoke_token(a, w.token_of(w.account.id)),
         ("account",),
@@ -576,7 +581,6 @@ NO_ACTOR = {
     "idempotency.*": "the request layer's replay store, keyed by the caller's token",
     "timeline.*": "entries written by the services above for their actor; reads by scope",
     "reports.summary": "counts only; the endpoint is for coordinators",
-    "retention.purge": "run by the operator's `retention purge` command only, never a request",
     "auth.password_hasher": "no state",
     "auth.warm_up_login": "no state",
     "auth.hash_password": "no state",

@@ -160,7 +160,8 @@ def load_all(paths: Iterable[str | Path]) -> list[Checkpoint]:
 def append_line(path: str | Path, line: str) -> None:
     """Append one whole line: one ``write`` with ``O_APPEND``, so lines never interleave."""
     data = (line.rstrip("\n") + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    # owner read-write, group read (a shipping or backup job); others nothing
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         written = os.write(fd, data)
     finally:

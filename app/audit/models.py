@@ -28,6 +28,9 @@ class AuditEvent(Base):
         sa.Index("ix_audit_events_entity_id_id", "entity_id", "id"),
         sa.Index("ix_audit_events_actor_id_id", "actor_id", "id"),
         sa.Index("ix_audit_events_occurred_at", "occurred_at"),
+        #: the chain is ids 1..N: the service's role cannot insert an event outside it. On
+        #: PostgreSQL only (migration 64633d7930ec); `audit verify` checks on both.
+        sa.CheckConstraint("id > 0", name="positive_id").ddl_if(dialect="postgresql"),
     )
 
     #: Assigned in chain order under the append lock (not by the database).

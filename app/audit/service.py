@@ -124,6 +124,13 @@ def record_read(
     record_reads(((entity_type, i) for i in ids), actor_id=actor_id, **details)
 
 
+def pending_reads() -> list[list[str]]:
+    """The records this transaction has recorded as looked at, as ``[entity_type, id]``
+    (kept with an idempotent answer, so that replaying it records the same look)."""
+    pending = db.session().info.get("audit_pending", [])
+    return [[e["entity_type"], e["entity_id"]] for e in pending if e.get("action") == "read"]
+
+
 def record_refusal(action: str, entity_type: str, entity_id: Any, details: dict) -> None:
     """After a refused request has rolled back: write the refusal in a transaction of its own."""
     session = db.session()
@@ -422,6 +429,10 @@ class Verification:
     checkpoints: int = 0
     #: What is wrong, in a sentence for the operator; None when intact.
     problem: str | None = None
+    #: The newest event verified and its hash (0 and GENESIS for an empty chain): the head
+    #: a checkpoint may vouch for, once ``ok``.
+    head_id: int = 0
+    head_hash: str = GENESIS
 
 
 def verify_chain(
@@ -432,6 +443,9 @@ def verify_chain(
     connection: sa.Connection | None = None,
 ) -> Verification:
     """Walk the whole chain in id order; the first event that does not fit is named.
+
+    Every row is looked at: one with an id below 1 is reported before the walk (the chain
+    is ids 1..N, consecutive), and the walk reads every id above the last one it checked.
 
     Each event must carry the next id, the previous event's hash, and its own keyed hash.
     Each checkpoint in ``against`` must be authentic (its MAC, under the same key), and the
@@ -464,6 +478,21 @@ def verify_chain(
 
     def broken(checked: int, event_id: int, problem: str) -> Verification:
         return Verification(False, checked, event_id, len(against), problem)
+
+    # the walk below reads ids 1 and up; a row below 1 is outside the chain, never valid
+    outside = (
+        execute(sa.select(AuditEvent.id).where(AuditEvent.id < 1).order_by(AuditEvent.id))
+        .scalars()
+        .all()
+    )
+    if outside:
+        named = ", ".join(str(i) for i in outside[:10]) + (", ..." if len(outside) > 10 else "")
+        return broken(
+            0,
+            outside[0],
+            f"{len(outside)} event(s) with an id below 1 ({named}): the chain starts at "
+            "event 1, so these were inserted outside it",
+        )
 
     prev_hash = GENESIS
     expected_id = 1
@@ -530,7 +559,7 @@ def verify_chain(
             f"the chain ends at event {last_id}, but the {checkpoint.describe()} saw it reach "
             f"event {furthest}: {gone} deleted",
         )
-    return Verification(True, checked, None, len(against))
+    return Verification(True, checked, None, len(against), head_id=last_id, head_hash=prev_hash)
 
 
 def verify_trail(checkpoint_files: list[str] | tuple[str, ...] = ()) -> Verification:

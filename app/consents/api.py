@@ -47,13 +47,8 @@ class Consents(Resource):
     @blp.response(201, ConsentSchema)
     def post(self, data):
         """Record a consent or a refusal (parental, social_services or self)"""
-        actor = current_actor()
-        record = service.record_consent(actor, data)
-        return (
-            service.get_consent(actor, record.id),
-            201,
-            {"Location": f"/api/v1/consents/{record.id}"},
-        )
+        record = service.record_consent(current_actor(), data)
+        return record, 201, {"Location": f"/api/v1/consents/{record.id}"}
 
 
 @blp.route("/consents/<uuid:consent_id>")

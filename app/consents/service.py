@@ -48,7 +48,10 @@ class RuleRefused(DomainError):
 
 
 def record_consent(actor: User, data: dict) -> ConsentRecord:
-    """Record a consent or a refusal about one person, collected by ``actor``."""
+    """Record a consent or a refusal about one person, collected by ``actor``.
+
+    Returns the record with its context (the person's name and age, who decided), which
+    counts as a look at each of them (``saw_consents``)."""
     require_role(actor, *CASE_ROLES, doing="record consents or refusals")
     now = utcnow()
     subject = db.session.scalar(person_scope(actor).where(Person.id == data["subject_id"]))
@@ -114,7 +117,9 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
         },
     )
     db.session.flush()
-    return record
+    shown = get_consent(actor, record.id)
+    saw_consents([shown], via="record_consent", actor=actor)
+    return shown
 
 
 def _check_giver(
@@ -368,6 +373,7 @@ def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -
         details={"basis": record.basis, "decision": record.decision},
     )
     db.session.flush()
+    saw_consents([record], via=f"consent_{status}", actor=actor)
     return record
 
 
@@ -422,4 +428,5 @@ def revoke_consent(actor: User, consent_id: uuid.UUID, reason: str) -> ConsentRe
         details={"basis": record.basis, "decision": record.decision},
     )
     db.session.flush()
+    saw_consents([record], via="revoke_consent", actor=actor)
     return record

@@ -119,7 +119,13 @@ def plan_evacuation(actor: User, data: dict) -> Evacuation:
     )
     db.session.add(evacuation)
     db.session.flush()
-    return get_evacuation(actor, evacuation.id)
+    return _shown(actor, get_evacuation(actor, evacuation.id), "plan_evacuation")
+
+
+def _shown(actor: User, evacuation: Evacuation, via: str) -> Evacuation:
+    """Each step answers with the evacuation and its members: a look, recorded."""
+    saw_evacuations([evacuation], via=via, actor=actor)
+    return evacuation
 
 
 def _require_coordinator(actor: User) -> None:
@@ -166,7 +172,8 @@ def _accompaniment_problem(
 
 
 def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMember:
-    """Add a person: the rule is evaluated now, under lock; every reason is returned."""
+    """Add a person: the rule is evaluated now, under lock; every reason is returned. The
+    evacuation, refreshed, lists its members: a look at them, recorded."""
     _require_coordinator(actor)
     _require_status(evacuation, "planned", "take new members")
     person_id = data["person_id"]
@@ -213,6 +220,7 @@ def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMem
     _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
+    _shown(actor, evacuation, "add_evacuation_member")
     return member
 
 
@@ -276,6 +284,7 @@ def remove_member(actor: User, evacuation: Evacuation, person_id: uuid.UUID) -> 
     _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
+    _shown(actor, evacuation, "remove_evacuation_member")
 
 
 # --- departure and arrival ---------------------------------------------------------------
@@ -305,7 +314,7 @@ def depart(actor: User, evacuation: Evacuation) -> Evacuation:
     evacuation.status = "departed"
     evacuation.departed_at = utcnow()
     db.session.flush()
-    return evacuation
+    return _shown(actor, evacuation, "depart")
 
 
 def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
@@ -349,7 +358,7 @@ def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
     evacuation.status = "arrived"
     evacuation.arrived_at = utcnow()
     db.session.flush()
-    return evacuation
+    return _shown(actor, evacuation, "arrive")
 
 
 def cancel(actor: User, evacuation: Evacuation) -> Evacuation:
@@ -358,4 +367,4 @@ def cancel(actor: User, evacuation: Evacuation) -> Evacuation:
     evacuation.status = "cancelled"
     evacuation.cancelled_at = utcnow()
     db.session.flush()
-    return evacuation
+    return _shown(actor, evacuation, "cancel")

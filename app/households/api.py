@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from flask import request
 
@@ -65,7 +66,7 @@ class Households(Resource):
             limit=args["limit"],
             cursor=args["cursor"],
             load=service.households_with_counts,
-            seen=service.saw_households,
+            seen=partial(service.saw_households, q=args.get("q")),
         )
         return {"items": items, "next_cursor": cursor}
 

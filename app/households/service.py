@@ -115,9 +115,29 @@ def read_household(actor: User, household_id: uuid.UUID) -> Household:
     return household
 
 
-def saw_households(households: list[Household]) -> None:
-    """A page of households was shown: each counts as looked at."""
+def _saw_household(actor: User, household: Household, via: str) -> Household:
+    """A household's record is in an answer (a change's, too): it counts as looked at."""
+    audit.record_read("households", [household.id], actor_id=actor.id, via=via)
+    return household
+
+
+def _name_matches(term: str) -> sa.ColumnElement[bool]:
+    return sa.func.lower(Person.full_name).contains(term, autoescape=True)
+
+
+def saw_households(households: list[Household], *, q: str | None = None) -> None:
+    """A page of households was shown: each counts as looked at. A search by name also
+    showed who is called that (a person called X lives at address Y): the members of
+    those households whose names matched count as looked at too (one query)."""
     audit.record_read("households", [h.id for h in households], via="households")
+    term = (q or "").strip().lower()
+    if term and households:  # a blank search matched no one in particular
+        matched = db.session.scalars(
+            sa.select(Person.id)
+            .where(Person.household_id.in_([h.id for h in households]), _name_matches(term))
+            .order_by(Person.id)
+        )
+        audit.record_read("persons", matched, via="households_search")
 
 
 def list_households_query(
@@ -145,10 +165,7 @@ def list_households_query(
         term = q.strip().lower()
         named = (
             sa.select(Person.id)
-            .where(
-                Person.household_id == Household.id,
-                sa.func.lower(Person.full_name).contains(term, autoescape=True),
-            )
+            .where(Person.household_id == Household.id, _name_matches(term))
             .exists()
         )
         stmt = stmt.where(
@@ -196,7 +213,7 @@ def create_household(actor: User, data: dict) -> Household:
         household.needs = sorted(set(household.needs))
     db.session.add(household)
     db.session.flush()
-    return load_counts(household)
+    return _saw_household(actor, load_counts(household), "create_household")
 
 
 def update_household(actor: User, household: Household, changes: dict) -> Household:
@@ -209,7 +226,7 @@ def update_household(actor: User, household: Household, changes: dict) -> Househ
     if "needs" in changes:
         household.needs = sorted(set(changes["needs"]))
     db.session.flush()
-    return load_counts(household)
+    return _saw_household(actor, load_counts(household), "update_household")
 
 
 # --- the household's lifecycle (DESIGN §10) ----------------------------------------------
@@ -264,7 +281,8 @@ def change_household_status(
     both. ``evacuated`` is reached only with ``cause="arrival"``, from the evacuation step.
     The row is locked (then ``precondition``, e.g. an If-Match check, sees it), its version
     bumps (a new ETag), and the household's timeline says who moved it from what to what,
-    and why; the audit event comes from the flush.
+    and why; the audit event comes from the flush. Moved at a person's request, the
+    household is the answer: a look at it is recorded too.
     """
     if cause not in CAUSES:
         raise ValueError(f"unknown cause of a status change: {cause!r}")
@@ -334,7 +352,10 @@ def change_household_status(
         details=details,
     )
     db.session.flush()
-    return load_counts(household)
+    load_counts(household)
+    if cause == "request":
+        _saw_household(actor, household, "household_status")
+    return household
 
 
 # --- persons -----------------------------------------------------------------------------
@@ -407,6 +428,12 @@ def saw_members(people: list[Person]) -> None:
     audit.record_read("persons", [p.id for p in people], via="members")
 
 
+def _saw_person(actor: User, person: Person, via: str) -> Person:
+    """A person's record is in an answer (a change's, too): it counts as looked at."""
+    audit.record_read("persons", [person.id], actor_id=actor.id, via=via)
+    return person
+
+
 def list_members_query(actor: User, household: Household) -> sa.Select:
     return person_scope(actor).where(Person.household_id == household.id)
 
@@ -453,7 +480,7 @@ def add_member(actor: User, household: Household, data: dict) -> Person:
     )
     db.session.add(person)
     db.session.flush()
-    return person
+    return _saw_person(actor, person, "add_member")
 
 
 def update_person(actor: User, person: Person, changes: dict) -> Person:
@@ -500,7 +527,7 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
     if becomes_absent:
         _follow_guardian_status(actor, person)
     db.session.flush()
-    return person
+    return _saw_person(actor, person, "update_person")
 
 
 #: A guardian recorded as deceased or missing can no longer act for a child.
@@ -536,7 +563,7 @@ def _follow_guardian_status(actor: User, guardian: Person) -> None:
         )
     ).all()
     for link in links:
-        update_guardianship(actor, link, {"legal_status": guardian.status})
+        _change_guardianship(actor, link, {"legal_status": guardian.status})
 
 
 def _refuse_if_guardian(person: Person) -> None:
@@ -627,6 +654,7 @@ def add_guardian(actor: User, child: Person, data: dict) -> Guardianship:
         details={"relationship": link.relationship, "legal_status": link.legal_status},
     )
     db.session.flush()
+    _guardianships_seen([link], "add_guardian", actor)
     return link
 
 
@@ -669,6 +697,13 @@ def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
 
 
 def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
+    """Change a link; the answer shows it, its child and guardian (a look, recorded)."""
+    _change_guardianship(actor, link, changes)
+    _guardianships_seen([link], "update_guardianship", actor)
+    return link
+
+
+def _change_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
     require_person(actor, link.child_id, what="guardianship")
     # the child's lock serialises every writer of their links (see lock_persons); a link
     # changed since the caller read it fails its version check when written (412)

@@ -51,10 +51,10 @@ class HousingOffer(Versioned, Base):
     kind: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     locality: Mapped[str] = mapped_column(sa.String(120), info=not_personal())
     address: Mapped[str | None] = mapped_column(sa.Text, info=personal())
-    capacity: Mapped[int] = mapped_column()
+    capacity: Mapped[int] = mapped_column(info=not_personal())
     #: Places held by accepted proposals; changed only under the offer's row lock.
-    taken: Mapped[int] = mapped_column(default=0)
-    rooms: Mapped[int | None]
+    taken: Mapped[int] = mapped_column(default=0, info=not_personal())
+    rooms: Mapped[int | None] = mapped_column(info=not_personal())
     #: 0 means free of rent.
     monthly_rent: Mapped[decimal.Decimal] = mapped_column(
         sa.Numeric(10, 2), default=0, info=not_personal()
@@ -125,9 +125,9 @@ class HousingPhoto(Base):
         info=not_personal(),
     )
     content_type: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
-    width: Mapped[int]
-    height: Mapped[int]
-    size_bytes: Mapped[int]
+    width: Mapped[int] = mapped_column(info=not_personal())
+    height: Mapped[int] = mapped_column(info=not_personal())
+    size_bytes: Mapped[int] = mapped_column(info=not_personal())
     caption: Mapped[str | None] = mapped_column(sa.String(500), info=personal())
     uploaded_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[created_at]
@@ -157,7 +157,7 @@ class HousingProposal(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="proposed", info=not_personal())
     notes: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     #: The places this proposal holds on the offer while accepted.
-    places: Mapped[int | None]
+    places: Mapped[int | None] = mapped_column(info=not_personal())
     decided_at: Mapped[dt.datetime | None] = mapped_column(info=not_personal())
     reason: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     proposed_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))

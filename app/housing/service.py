@@ -68,10 +68,17 @@ def load_offers(stmt: sa.Select) -> list[HousingOffer]:
     return list(db.session.scalars(stmt.options(selectinload(HousingOffer.photos))))
 
 
-def saw_offers(offers: list[HousingOffer], via: str = "housing_offers") -> None:
+def saw_offers(
+    offers: list[HousingOffer], via: str = "housing_offers", actor: User | None = None
+) -> None:
     """Offers were shown (an address, the provider's name and contact): each counts as
     looked at."""
-    audit.record_read("housing_offers", [offer.id for offer in offers], via=via)
+    audit.record_read(
+        "housing_offers",
+        [offer.id for offer in offers],
+        actor_id=actor.id if actor else None,
+        via=via,
+    )
 
 
 def read_offer(offer_id: uuid.UUID) -> HousingOffer:
@@ -114,7 +121,9 @@ def create_offer(actor: User, data: dict) -> HousingOffer:
     _check_window(offer)
     db.session.add(offer)
     db.session.flush()
-    return get_offer(offer.id)
+    offer = get_offer(offer.id)
+    saw_offers([offer], via="create_offer", actor=actor)
+    return offer
 
 
 def _settle_status(offer: HousingOffer) -> None:
@@ -144,7 +153,9 @@ def update_offer(actor: User, offer: HousingOffer, changes: dict) -> HousingOffe
     else:
         _settle_status(offer)
     db.session.flush()
-    return get_offer(offer.id)
+    offer = get_offer(offer.id)
+    saw_offers([offer], via="update_offer", actor=actor)
+    return offer
 
 
 def _withdraw_offer(offer: HousingOffer) -> None:
@@ -251,6 +262,8 @@ def add_photo(actor: User, offer_id: uuid.UUID, raw: bytes, caption: str | None)
     )
     db.session.add(photo)
     db.session.flush()
+    # the answer shows its caption
+    audit.record_read("housing_photos", [photo.id], actor_id=actor.id, via="add_photo")
     return photo
 
 
@@ -349,11 +362,22 @@ def _require_proposal_access(actor: User, household_id: uuid.UUID) -> None:
     require_team(actor, household.team_id if household else None, what="household")
 
 
-def saw_proposals(proposals: list[HousingProposal]) -> None:
-    """A page of a household's proposals was shown: its household counts as looked at."""
+def saw_proposals(
+    proposals: list[HousingProposal], via: str = "housing_proposals", actor: User | None = None
+) -> None:
+    """Proposals were shown (a page of them, or one a step answers with): the household
+    each is for counts as looked at (its notes are about the family)."""
     audit.record_read(
-        "households", [proposal.household_id for proposal in proposals], via="housing_proposals"
+        "households",
+        [proposal.household_id for proposal in proposals],
+        actor_id=actor.id if actor else None,
+        via=via,
     )
+
+
+def _shown(actor: User, proposal: HousingProposal, via: str) -> HousingProposal:
+    saw_proposals([proposal], via=via, actor=actor)
+    return proposal
 
 
 def propose(actor: User, household: Household, data: dict) -> HousingProposal:
@@ -381,7 +405,7 @@ def propose(actor: User, household: Household, data: dict) -> HousingProposal:
     )
     db.session.add(proposal)
     db.session.flush()
-    return proposal
+    return _shown(actor, proposal, "propose")
 
 
 def get_proposal(scope: sa.ColumnElement[bool], proposal_id: uuid.UUID) -> HousingProposal:
@@ -422,7 +446,7 @@ def show_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
     _transition(proposal, ("proposed",), "shown")
     proposal.status = "shown"
     db.session.flush()
-    return proposal
+    return _shown(actor, proposal, "show_proposal")
 
 
 def accept_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
@@ -464,7 +488,7 @@ def accept_proposal(actor: User, proposal: HousingProposal) -> HousingProposal:
     proposal.places = places
     proposal.decided_at = utcnow()
     db.session.flush()
-    return proposal
+    return _shown(actor, proposal, "accept_proposal")
 
 
 def _give_back_places(proposal: HousingProposal) -> None:
@@ -484,7 +508,7 @@ def decline_proposal(actor: User, proposal: HousingProposal, reason: str) -> Hou
     proposal.reason = reason
     proposal.decided_at = utcnow()
     db.session.flush()
-    return proposal
+    return _shown(actor, proposal, "decline_proposal")
 
 
 def withdraw_proposal(
@@ -497,4 +521,4 @@ def withdraw_proposal(
     proposal.reason = reason
     proposal.decided_at = utcnow()
     db.session.flush()
-    return proposal
+    return _shown(actor, proposal, "withdraw_proposal")

@@ -34,7 +34,7 @@ class IdempotencyKey(Base):
     state: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     #: When the request holding the key started; after a while it is taken to have died.
     locked_at: Mapped[dt.datetime] = mapped_column(info=not_personal())
-    status_code: Mapped[int | None]
+    status_code: Mapped[int | None] = mapped_column(info=not_personal())
     #: The first answer, as sent: it may show anything a response shows (deleted on expiry).
     response_body: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     response_headers: Mapped[dict | None] = mapped_column(sa.JSON, info=not_personal())

@@ -3,6 +3,10 @@
 The key is claimed in a short transaction of its own (so a concurrent retry sees it and
 gets 409), the work and its recorded answer then commit together, and a failed request
 releases the key so the client can try again.
+
+A replayed answer shows its records again: the records the first answer was recorded as
+showing are kept with it (ids only), and each replay records the same look, with the
+replay's own request id.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import sqlalchemy as sa
 from flask import Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import service as audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.idempotency.models import IdempotencyKey
 
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
+#: Where ``response_headers`` keeps the records the answer showed (never sent as a header).
+SEEN = "_seen"
 
 
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
@@ -57,8 +64,10 @@ def fingerprint(method: str, path: str, body: bytes, scope: str = "") -> str:
 
 def _replay(record: IdempotencyKey) -> Response:
     response = current_app.response_class(record.response_body, status=record.status_code)
-    for name, value in (record.response_headers or {}).items():
-        response.headers[name] = value
+    stored = record.response_headers or {}
+    for name in REPLAYED_HEADERS:
+        if name in stored:
+            response.headers[name] = stored[name]
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -96,6 +105,8 @@ def claim_key(
     if record.fingerprint != print_:
         raise KeyReused("This Idempotency-Key was used for a different request; use a new key.")
     if record.state == "completed":
+        seen = (record.response_headers or {}).get(SEEN, [])
+        audit.record_reads(map(tuple, seen), via="idempotent_replay")
         return Claim(record, replay=_replay(record))
     stale_after = dt.timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])
     if record.locked_at > now - stale_after:
@@ -112,6 +123,9 @@ def complete_key(record: IdempotencyKey, response: Response) -> None:
     record.response_headers = {
         name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
     }
+    seen = audit.pending_reads()
+    if seen:
+        record.response_headers[SEEN] = seen
     db.session.flush()
 
 

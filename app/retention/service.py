@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.audit import service as audit
+from app.auth.models import ADMIN
+from app.auth.permissions import Actor, require_role
 from app.consents.models import ConsentRecord
 from app.db import REMOVED as REMOVED  # what required free text reads once anonymised
 from app.db import Versioned, personal_columns, utcnow
 from app.evacuations.models import Evacuation, EvacuationMember
 from app.extensions import db, on_commit
 from app.households.models import Guardianship, Household, Person
+from app.households.service import lock_persons
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
 from app.housing.service import release_blob
 from app.idempotency.models import IdempotencyKey
@@ -82,23 +85,48 @@ def _anonymise(model, where, **also) -> None:
     db.session.execute(sa.update(model).where(where).values(values))
 
 
-def purge(older_than_days: int, *, dry_run: bool = False, now: dt.datetime | None = None):
-    """Anonymise what retention allows; with ``dry_run`` only count it."""
-    now = now or utcnow()
-    cutoff = now - dt.timedelta(days=older_than_days)
-    report = PurgeReport()
-    # locked: a case reopened by a concurrent request is seen reopened, and left alone
-    report.household_ids = list(
+def _candidates(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Household.status.in_(CLOSED_STATUSES),
+        Household.updated_at < cutoff,
+        Household.anonymised_at.is_(None),
+    )
+
+
+def _lock_closed_households(cutoff: dt.datetime) -> list[uuid.UUID]:
+    """The households retention may anonymise now, locked in the documented order
+    (``lock_persons``): their people first, then the households, in id order.
+
+    The households are read once without a lock to learn whose people to lock, then locked
+    and read again: a case reopened meanwhile by a concurrent request (which holds its row)
+    is seen reopened once that request commits, and left alone.
+    """
+    candidates = list(db.session.scalars(sa.select(Household.id).where(_candidates(cutoff))))
+    if not candidates:
+        return []
+    lock_persons(
+        db.session.scalars(sa.select(Person.id).where(Person.household_id.in_(candidates)))
+    )
+    return list(
         db.session.scalars(
             sa.select(Household.id)
-            .where(
-                Household.status.in_(CLOSED_STATUSES),
-                Household.updated_at < cutoff,
-                Household.anonymised_at.is_(None),
-            )
+            .where(Household.id.in_(candidates), _candidates(cutoff))
+            .order_by(Household.id)
             .with_for_update()
         )
     )
+
+
+def purge(
+    actor: Actor, older_than_days: int, *, dry_run: bool = False, now: dt.datetime | None = None
+):
+    """Anonymise what retention allows; with ``dry_run`` only count it. An administrator's
+    duty (the operator's ``retention purge`` command): it reads no case data."""
+    require_role(actor, ADMIN, doing="run the retention purge")
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=older_than_days)
+    report = PurgeReport()
+    report.household_ids = _lock_closed_households(cutoff)
     ids = report.household_ids
     report.households = len(ids)
     person_ids = sa.select(Person.id).where(Person.household_id.in_(ids))

@@ -84,6 +84,6 @@ class VisitStance(Base):
         sa.ForeignKey("persons.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
     #: Order as given by the client.
-    position: Mapped[int]
+    position: Mapped[int] = mapped_column(info=not_personal())
     stance: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     note: Mapped[str | None] = mapped_column(sa.Text, info=personal())

@@ -74,6 +74,7 @@ def log_visit(actor: User, household: Household, data: dict) -> Visit:
         details={"outcome": visit.outcome},
     )
     db.session.flush()
+    saw_visits([visit], via="log_visit", actor=actor)
     return visit
 
 
@@ -107,13 +108,14 @@ def load_visits(stmt: sa.Select) -> list[Visit]:
     return list(db.session.scalars(stmt.options(selectinload(Visit.stances))))
 
 
-def saw_visits(visits: list[Visit]) -> None:
-    """A page of visits was shown: the household, and each person whose stance and note
-    it records, count as looked at."""
+def saw_visits(visits: list[Visit], via: str = "visits", actor: User | None = None) -> None:
+    """Visits were shown (a page, or the one just logged): the household, and each person
+    whose stance and note it records, count as looked at."""
     audit.record_reads(
         [
             *(("households", visit.household_id) for visit in visits),
             *(("persons", stance.person_id) for visit in visits for stance in visit.stances),
         ],
-        via="visits",
+        actor_id=actor.id if actor else None,
+        via=via,
     )

@@ -39,8 +39,14 @@ def test_a_write_records_who_what_and_the_changed_fields(
     )
     assert response.status_code == 200
     assert response.headers["X-Request-ID"] == "tablet7-req-0042"
-    [event] = _events(app, mark, entity_type="households")
+    [event, look] = _events(app, mark, entity_type="households")
     assert event.action == "update"
+    # the answer shows the whole record: the change's author looked at it too
+    assert (look.action, look.entity_id, look.request_id) == (
+        "read",
+        str(household.id),
+        "tablet7-req-0042",
+    )
     assert event.actor_id == field_worker.id
     assert event.entity_id == str(household.id)
     assert event.request_id == "tablet7-req-0042"
@@ -134,19 +140,20 @@ def test_admins_search_the_trail_newest_first(app, as_admin, as_field_worker, ma
     )
     page = as_admin.get(
         "/api/v1/audit-events",
-        query_string={"entity_type": "households", "entity_id": str(household.id), "limit": 1},
+        query_string={"entity_type": "households", "entity_id": str(household.id), "limit": 2},
     ).get_json()
-    assert [e["action"] for e in page["items"]] == ["update"]
+    # each change answered with the record: its look comes right after it
+    assert [e["action"] for e in page["items"]] == ["read", "update"]
     older = as_admin.get(
         "/api/v1/audit-events",
         query_string={
             "entity_type": "households",
             "entity_id": str(household.id),
             "cursor": page["next_cursor"],
-            "limit": 1,
+            "limit": 2,
         },
     ).get_json()
-    assert [e["action"] for e in older["items"]] == ["create"]
+    assert [e["action"] for e in older["items"]] == ["read", "create"]
     assert as_field_worker.get("/api/v1/audit-events").status_code == 403
 
 

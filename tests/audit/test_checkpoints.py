@@ -6,6 +6,8 @@ import itertools
 import json
 import logging
 import multiprocessing
+import os
+import stat
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 
@@ -111,6 +113,9 @@ def test_the_service_writes_a_checkpoint_each_time_the_chain_passes_n_events(
     for checkpoint in written:
         assert is_authentic(checkpoint, _key(app))
         assert checkpoint.hash == _hash_of(app, checkpoint.sequence)
+    # the owner writes, a shipping job's group reads, nobody else (the umask may take more)
+    assert stat.S_IMODE(path.stat().st_mode) & ~0o640 == 0
+    assert stat.S_IMODE(path.stat().st_mode) & 0o600 == 0o600
 
     # verify uses the service's own checkpoints, on the command line and through the API
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
@@ -179,3 +184,13 @@ def test_several_processes_append_whole_lines(tmp_path):
     per_worker = [json.loads(line)["worker"] for line in lines]
     assert sorted(set(per_worker)) == list(range(workers))
     assert all(per_worker.count(w) == count for w in range(workers))
+
+
+def test_a_new_checkpoint_file_is_readable_by_its_group_only(tmp_path):
+    path = tmp_path / "audit-checkpoints.jsonl"
+    previous = os.umask(0o022)
+    try:
+        append_line(path, '{"sequence":1}')
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -110,7 +110,7 @@ def trail(app, as_field_worker, make_household, team, tmp_path):
     db.session.remove()
     path.write_text(original)
     with as_superuser() as conn:
-        conn.execute(sa.delete(TABLE).where(sa.or_(TABLE.c.id >= ids[0], TABLE.c.id < 0)))
+        conn.execute(sa.delete(TABLE).where(sa.or_(TABLE.c.id >= ids[0], TABLE.c.id < 1)))
         conn.execute(sa.insert(TABLE), saved)
     restored = verify(app, Trail(ids, path))
     assert restored.exit_code == 0, restored.output
@@ -137,7 +137,8 @@ def test_an_edited_event_with_the_chain_recomputed_is_found(app, as_admin, trail
     # nor will the operator's next checkpoint bless the forged head
     refused = _cli(app, "checkpoint")
     assert refused.exit_code == 1
-    assert "does not match its hash" in refused.output
+    assert f"no checkpoint taken: audit chain BROKEN at event {target}:" in refused.output
+    assert refused.stdout == ""
     verdict = as_admin.get("/api/v1/audit-events/verify").get_json()
     assert verdict["ok"] is False
     assert verdict["first_broken_id"] == target
@@ -160,9 +161,10 @@ def test_an_inserted_event_is_found(app, trail, forge):
 def test_two_reordered_events_are_found(app, trail, forge):
     first, second = trail.ids[1], trail.ids[2]
     with as_superuser() as conn:
-        _set_id(conn, first, -first)
+        parking = 10**12 + first  # ids below 1 are refused on PostgreSQL (a CHECK)
+        _set_id(conn, first, parking)
         _set_id(conn, second, first)
-        _set_id(conn, -first, second)
+        _set_id(conn, parking, second)
         rechain(conn, first, forge)
     _assert_broken_at(app, trail, first, "was altered")
 
@@ -273,3 +275,62 @@ def test_the_api_checks_the_services_own_checkpoints(app, as_admin, trail, monke
     assert verdict["checked"] == kept
     assert verdict["first_broken_id"] == trail.ids[-1]
     assert f"event {trail.ids[-1]} was deleted" in verdict["problem"]
+
+
+POSITIVE_ID = "ck_audit_events_positive_id"
+
+
+@forgers
+def test_events_outside_the_chain_are_found(app, as_admin, trail, forge, is_postgres):
+    """Events with ids 0 and below, inserted past the CHECK as the table's owner could: the
+    walk of ids 1..N alone would never read them; verify names them."""
+    with as_superuser() as conn:
+        if is_postgres:
+            conn.exec_driver_sql(f"ALTER TABLE audit_events DROP CONSTRAINT {POSITIVE_ID}")
+        template = _rows(conn, trail.ids[0])[0]
+        for event_id in (0, -7):
+            event = {**template, "id": event_id, "action": "read", "prev_hash": "0" * 64}
+            conn.execute(sa.insert(TABLE).values({**event, "hash": forge(event)}))
+    try:
+        _assert_broken_at(app, trail, -7, "2 event(s) with an id below 1 (-7, 0)")
+        verdict = as_admin.get("/api/v1/audit-events/verify").get_json()
+        assert (verdict["ok"], verdict["first_broken_id"]) == (False, -7)
+        refused = _cli(app, "checkpoint")
+        assert refused.exit_code == 1
+        assert "no checkpoint taken: audit chain BROKEN at event -7:" in refused.output
+    finally:
+        with as_superuser() as conn:
+            conn.execute(sa.delete(TABLE).where(TABLE.c.id < 1))
+            if is_postgres:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE audit_events ADD CONSTRAINT {POSITIVE_ID} CHECK (id > 0)"
+                )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("event_id", [0, -7])
+def test_postgresql_refuses_an_event_outside_the_chain(app, trail, is_postgres, event_id):
+    """Even with the append-only triggers off, the CHECK stands: no role short of the
+    table's owner can insert an event outside the chain."""
+    if not is_postgres:
+        pytest.skip("the CHECK on audit event ids is PostgreSQL's (SQLite: verify only)")
+    with pytest.raises(sa.exc.IntegrityError, match=POSITIVE_ID), as_superuser() as conn:
+        template = _rows(conn, trail.ids[0])[0]
+        conn.execute(sa.insert(TABLE).values({**template, "id": event_id, "hash": "e" * 64}))
+
+
+def test_a_checkpoint_is_refused_for_a_chain_cut_since_an_earlier_one(app, trail):
+    """``audit checkpoint`` verifies the trail first: after the newest events were cut, it
+    vouches for nothing, though what is left is a whole chain."""
+    kept = trail.ids[-3]
+    with as_superuser() as conn:
+        conn.execute(sa.delete(TABLE).where(TABLE.c.id > kept))
+    refused = _cli(app, "checkpoint", "--checkpoint", str(trail.checkpoint))
+    assert refused.exit_code == 1
+    assert refused.stdout == ""
+    assert f"no checkpoint taken: audit chain BROKEN at event {kept + 1}:" in refused.output
+    assert f"events {kept + 1} to {trail.ids[-1]} were deleted" in refused.output
+    # without the earlier checkpoint it cannot tell, as `audit verify` cannot
+    taken = _cli(app, "checkpoint")
+    assert taken.exit_code == 0
+    assert json.loads(taken.stdout)["sequence"] == kept

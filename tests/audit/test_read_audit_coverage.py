@@ -301,17 +301,29 @@ def test_every_answer_with_personal_data_names_its_records(app, world, login, an
     assert checked >= len(PERSONAL)
 
 
-def test_a_search_by_name_records_the_households_it_shows(
+def test_a_search_by_name_records_the_households_and_the_people_it_matched(
     app, as_field_worker, make_household, make_person, team
 ):
+    """The searcher learns that someone called X lives at address Y: the household and
+    the people whose names matched count as looked at, not their housemates."""
     found = make_household(team=team)
-    make_person(found, full_name="Bohdana Zqsearch")
+    named = make_person(found, full_name="Bohdana Zqsearch")
+    make_person(found, full_name="Her Housemate")
     make_person(make_household(team=team), full_name="Someone Else")
     response = as_field_worker.get(
         "/api/v1/households?q=zqsearch", headers={"X-Request-ID": "search-zq-1"}
     )
     assert [h["id"] for h in response.get_json()["items"]] == [str(found.id)]
-    assert _reads(app, "search-zq-1") == [("households", str(found.id))]
+    assert sorted(_reads(app, "search-zq-1")) == [
+        ("households", str(found.id)),
+        ("persons", str(named.id)),
+    ]
+    # found by its locality, not by a name: nobody's name was shown
+    response = as_field_worker.get(
+        f"/api/v1/households?q={found.locality}", headers={"X-Request-ID": "search-zq-2"}
+    )
+    assert str(found.id) in [h["id"] for h in response.get_json()["items"]]
+    assert {entity_type for entity_type, _ in _reads(app, "search-zq-2")} == {"households"}
 
 
 def test_only_the_page_shown_counts_as_seen(app, as_field_worker, household, make_person):
@@ -353,8 +365,11 @@ def test_who_looked_at_this_child_is_one_filter(
         (str(coordinator.id), "persons", "person"),
         (str(field_worker.id), "persons", "guardians"),
         (str(field_worker.id), "persons", "members"),
+        # the coordinator who recorded her and linked her mother saw her in those answers
+        (str(coordinator.id), "persons", "add_guardian"),
+        (str(coordinator.id), "persons", "add_member"),
     ]
-    assert all(e["request_id"] for e in page["items"])
+    assert all(e["request_id"] for e in page["items"][:3])
 
 
 def test_reads_through_the_services_are_recorded(app, field_worker, household, make_person):

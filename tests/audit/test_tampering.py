@@ -109,7 +109,7 @@ def test_a_deleted_event_is_found(app, as_admin, three_events):
 
 def test_reordered_events_are_found(app, as_admin, three_events):
     first, second = three_events[0], three_events[1]
-    parking = -first
+    parking = 10**12 + first  # ids below 1 are refused on PostgreSQL (a CHECK)
     table = AuditEvent.__table__
 
     def swap(conn):

@@ -193,9 +193,15 @@ def test_a_move_bumps_the_version_and_writes_the_timeline_and_the_audit_trail(
         field_worker.id,
     )
     assert entry.details == {"from": "identified", "to": "engaging", "cause": "request"}
-    [event] = household_events(app, household, mark)
+    [event, look] = household_events(app, household, mark)
     assert event.action == "update"
     assert event.details["changed"]["status"] == {"before": "identified", "after": "engaging"}
+    # the move answers with the household's record: a look at it, on the record too
+    assert (look.action, look.actor_id, look.details) == (
+        "read",
+        field_worker.id,
+        {"via": "household_status"},
+    )
 
 
 def test_closing_records_the_reason_and_keeps_the_note_out_of_the_trail(
@@ -220,7 +226,7 @@ def test_closing_records_the_reason_and_keeps_the_note_out_of_the_trail(
         "cause": "request",
         "reason": "moved_away",
     }
-    [event] = household_events(app, household, mark)
+    [event, _look] = household_events(app, household, mark)
     assert event.details["changed"]["closed_reason"] == {"before": None, "after": "moved_away"}
     assert event.details["personal_fields"] == ["closed_note"]
     assert "aunt" not in str(event.details)

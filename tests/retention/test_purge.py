@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
+from app.auth.permissions import OPERATOR
 from app.consents.models import ConsentRecord
 from app.db import utcnow
 from app.extensions import db
@@ -467,10 +468,10 @@ def test_the_service_can_be_called_directly(app, make_household, make_person, te
     )
 
     with app.app_context():
-        counted = retention.purge(1, dry_run=True)
+        counted = retention.purge(OPERATOR, 1, dry_run=True)
         assert (counted.households, counted.persons) == (1, 1)
         assert db.session.scalar(sa.select(Household.anonymised_at)) is None
-        report = retention.purge(1)
+        report = retention.purge(OPERATOR, 1)
         db.session.commit()
     assert (report.households, report.persons) == (1, 1)
     assert report.household_ids == [household.id]
@@ -479,7 +480,7 @@ def test_the_service_can_be_called_directly(app, make_household, make_person, te
         assert row.contact_phone is None
         assert row.anonymised_at is not None
         assert db.session.scalar(sa.select(Person.full_name)) == ANONYMISED
-        again = retention.purge(1)
+        again = retention.purge(OPERATOR, 1)
         db.session.commit()
     assert (again.households, again.persons) == (0, 0)
 
@@ -600,7 +601,7 @@ def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
 
     def run_purge() -> None:
         with app.app_context():
-            reports.append(retention.purge(30))
+            reports.append(retention.purge(OPERATOR, 30))
             db.session.commit()
 
     purge = threading.Thread(target=run_purge, daemon=True)
@@ -656,7 +657,7 @@ def test_the_way_out_and_the_new_address_go_too(
             .values(status="occupied", updated_at=long_ago)
         )
         db.session.commit()
-        retention.purge(30)
+        retention.purge(OPERATOR, 30)
         db.session.commit()
         evacuation_row = db.session.get(Evacuation, evacuation.id)
         offer_row = db.session.get(HousingOffer, offer.id)
