@@ -38,5 +38,8 @@ class IdempotencyKey(Base):
     #: The first answer, as sent: it may show anything a response shows (deleted on expiry).
     response_body: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     response_headers: Mapped[dict | None] = mapped_column(sa.JSON, info=not_personal())
+    #: The records the first answer showed, as ``[entity_type, id]`` pairs (ids only): a
+    #: replay shows them again, and records the same look in the audit trail.
+    seen: Mapped[list | None] = mapped_column(sa.JSON, info=not_personal())
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(index=True, info=not_personal())

@@ -28,8 +28,6 @@ from app.extensions import db
 from app.idempotency.models import IdempotencyKey
 
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
-#: Where ``response_headers`` keeps the records the answer showed (never sent as a header).
-SEEN = "_seen"
 
 
 IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
@@ -64,10 +62,8 @@ def fingerprint(method: str, path: str, body: bytes, scope: str = "") -> str:
 
 def _replay(record: IdempotencyKey) -> Response:
     response = current_app.response_class(record.response_body, status=record.status_code)
-    stored = record.response_headers or {}
-    for name in REPLAYED_HEADERS:
-        if name in stored:
-            response.headers[name] = stored[name]
+    for name, value in (record.response_headers or {}).items():
+        response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -105,8 +101,7 @@ def claim_key(
     if record.fingerprint != print_:
         raise KeyReused("This Idempotency-Key was used for a different request; use a new key.")
     if record.state == "completed":
-        seen = (record.response_headers or {}).get(SEEN, [])
-        audit.record_reads(map(tuple, seen), via="idempotent_replay")
+        audit.record_reads(map(tuple, record.seen or []), via="idempotent_replay")
         return Claim(record, replay=_replay(record))
     stale_after = dt.timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])
     if record.locked_at > now - stale_after:
@@ -123,9 +118,7 @@ def complete_key(record: IdempotencyKey, response: Response) -> None:
     record.response_headers = {
         name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
     }
-    seen = audit.pending_reads()
-    if seen:
-        record.response_headers[SEEN] = seen
+    record.seen = audit.pending_reads() or None
     db.session.flush()
 
 
