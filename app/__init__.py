@@ -79,4 +79,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     with app.app_context():
         warm_up_login()
+    if app.config["ENV"] == "production":
+        from app.db_grants import warn_if_owner
+
+        warn_if_owner(app.config["DATABASE_URL"])
     return app

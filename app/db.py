@@ -120,6 +120,37 @@ def personal_columns(model: type) -> list[sa.Column]:
     return [column for column in model.__table__.columns if is_personal(column)]
 
 
+# --- what the running service may do to a table's rows ----------------------------------
+#
+# Every table says, in its ``info``, which row privileges the service's database role holds
+# on it; ``flask --app wsgi db grant-runtime`` (``app.db_grants``) grants exactly these, and
+# refuses while a table has no decision (tests/test_database_roles.py fails on one too).
+
+#: The row privileges a table may grant the service, in the order they are listed.
+ROW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def runtime_rights(*privileges: str) -> dict:
+    """What the service's database role may do to this table's rows: the (last) entry of a
+    model's ``__table_args__``. It only sets the table's ``info``, not its schema.
+
+    SELECT always. INSERT where the service adds rows. UPDATE only where it changes rows —
+    retention's anonymising included — or locks them: on PostgreSQL a ``SELECT ... FOR
+    UPDATE`` (or ``FOR NO KEY UPDATE``, ``FOR SHARE``, ``FOR KEY SHARE``) needs UPDATE too.
+    DELETE only where it removes rows. What the service only appends to gets neither: who
+    holds its credentials then cannot change or remove what it recorded.
+    """
+    unknown = sorted(set(privileges) - set(ROW_PRIVILEGES))
+    if unknown or "SELECT" not in privileges:
+        raise ValueError(f"runtime rights are SELECT and any of {ROW_PRIVILEGES}, not {unknown}")
+    return {"info": {"runtime_rights": tuple(p for p in ROW_PRIVILEGES if p in privileges)}}
+
+
+def runtime_rights_of(table: sa.Table) -> tuple[str, ...] | None:
+    """The privileges ``runtime_rights`` declared on ``table``; None when it declares none."""
+    return table.info.get("runtime_rights")
+
+
 uuid_pk = Annotated[uuid.UUID, mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)]
 created_at = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow, info=bookkeeping())]
 updated_at = Annotated[

@@ -2,11 +2,14 @@
 
 PostgreSQL only. Migrations run as the role that owns the schema
 (``SAFEPASSAGE_MIGRATION_DATABASE_URL``); the service runs as another role
-(``SAFEPASSAGE_DATABASE_URL``) that owns nothing and may only read and write rows: SELECT,
-INSERT, UPDATE and DELETE on the case tables, SELECT and INSERT on the audit trail, CONNECT
+(``SAFEPASSAGE_DATABASE_URL``) that owns nothing and may only do to each table's rows what
+the service does: what the table's model declares with ``app.db.runtime_rights`` (SELECT
+and INSERT everywhere; UPDATE where the service changes or locks rows; DELETE only where it
+removes them: idempotency records, evacuation members, photos and their files), plus CONNECT
 on the database and USAGE on the schema (and on the tables' sequences, should any appear).
-So it cannot change, delete or truncate audit events, disable their triggers, alter or drop
-any table, or create one. Someone who takes over the service takes these rights and no more.
+So it cannot change or remove audit events or timeline entries, remove a consent, visit,
+person, household or guardianship, truncate anything, disable a trigger, alter or drop a
+table, or create one. Someone who takes over the service takes these rights and no more.
 
 ``flask --app wsgi db grant-runtime ROLE`` applies this, and is run again after every
 upgrade: until then a new table is the owner's alone.
@@ -14,20 +17,21 @@ upgrade: until then a new table is the owner's alone.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from psycopg import sql
 
+from app.db import runtime_rights_of
 from app.models import Base
 
 #: A role name that needs no quoting surprises: lower-case letters, digits, underscores.
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-#: Tables the service only appends to and reads: their rows are never changed or removed
-#: (the database refuses it with triggers too; the owner could drop those, this role cannot).
-APPEND_ONLY_TABLES = frozenset({"audit_events"})
-ROW_WRITER = ("SELECT", "INSERT", "UPDATE", "DELETE")
+#: The rights of a table the service only reads and appends to: its rows are never changed
+#: or removed (for the audit trail the database refuses it with triggers too; the owner
+#: could drop those, this role cannot).
 APPENDER = ("SELECT", "INSERT")
 #: Every table privilege PostgreSQL knows, and those that can also be granted per column.
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
@@ -41,6 +45,9 @@ POWERS = {
     "rolreplication": "REPLICATION",
     "rolbypassrls": "BYPASSRLS",
 }
+
+
+log = logging.getLogger(__name__)
 
 
 class GrantError(Exception):
@@ -61,11 +68,15 @@ class Grants:
 
 
 def runtime_privileges(metadata: sa.MetaData = Base.metadata) -> dict[str, tuple[str, ...]]:
-    """What the service may do to each of its tables: every table of the models."""
-    return {
-        table.name: APPENDER if table.name in APPEND_ONLY_TABLES else ROW_WRITER
-        for table in metadata.sorted_tables
-    }
+    """What the service may do to each of its tables, as each model declares it
+    (``app.db.runtime_rights``). A table without a decision is refused, never guessed."""
+    undecided = [table.name for table in metadata.sorted_tables if not runtime_rights_of(table)]
+    if undecided:
+        raise GrantError(
+            f"table(s) {', '.join(undecided)} declare no runtime rights: add "
+            "runtime_rights(...) to the model's __table_args__ (app/db.py says how to choose)"
+        )
+    return {table.name: runtime_rights_of(table) for table in metadata.sorted_tables}
 
 
 def grant_runtime(connection: sa.Connection, role: str, password: str | None = None) -> Grants:
@@ -295,3 +306,50 @@ def _verify(connection: sa.Connection, grants: Grants) -> None:
             f"role {grants.role} {'; '.join(problems)}. Was the command run as the owner of the "
             "tables? A grant to PUBLIC or by another role must be revoked by whoever made it"
         )
+
+
+def warn_if_owner(url: str) -> bool:
+    """At production startup: warn, loudly, when the service logs in to PostgreSQL as a role
+    that owns its tables (a single-URL deployment), is a member of their owner, or is a
+    superuser; True when it warned. Whoever takes over such a service can alter or drop the
+    tables and switch off the audit trail's triggers.
+
+    Never refuses to start, and skips the check when the database cannot be reached: the
+    service answers 503 until it can. Uses a connection of its own, closed at once, so no
+    pooled connection outlives a fork of the process.
+    """
+    from app.extensions import make_engine
+
+    if sa.engine.make_url(url).get_backend_name() != "postgresql":
+        return False
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            role, owned = connection.execute(
+                sa.text(
+                    "SELECT current_user, (SELECT count(*) FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename = ANY(:tables) "
+                    "AND pg_has_role(current_user, tableowner, 'MEMBER'))"
+                ),
+                {"tables": list(Base.metadata.tables)},
+            ).one()
+    except sa.exc.SQLAlchemyError as error:
+        log.warning(
+            "could not check the database role's rights at startup (%s); skipped",
+            type(error).__name__,
+        )
+        return False
+    finally:
+        engine.dispose()
+    if not owned:
+        return False
+    log.warning(
+        "SECURITY: the service connects to PostgreSQL as role %s, which owns (or may act as "
+        "the owner of) %d of its tables: whoever takes over the service could alter or drop "
+        "them and disable the audit trail's triggers. Run `flask --app wsgi db grant-runtime "
+        "ROLE` as the owner, set SAFEPASSAGE_DATABASE_URL to that separate role and "
+        "SAFEPASSAGE_MIGRATION_DATABASE_URL to the owner's (README: Database roles).",
+        role,
+        owned,
+    )
+    return True

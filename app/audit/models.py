@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, not_personal
+from app.db import Base, not_personal, runtime_rights
 
 #: The hash before the first event.
 GENESIS = "0" * 64
@@ -31,6 +31,8 @@ class AuditEvent(Base):
         #: the chain is ids 1..N: the service's role cannot insert an event outside it. On
         #: PostgreSQL only (migration 64633d7930ec); `audit verify` checks on both.
         sa.CheckConstraint("id > 0", name="positive_id").ddl_if(dialect="postgresql"),
+        #: the service's rights: appended, never changed or removed (its triggers refuse it too)
+        runtime_rights("SELECT", "INSERT"),
     )
 
     #: Assigned in chain order under the append lock (not by the database).

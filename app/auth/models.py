@@ -14,6 +14,7 @@ from app.db import (
     enum_check,
     not_personal,
     personal,
+    runtime_rights,
     secret,
     updated_at,
     uuid_pk,
@@ -25,6 +26,8 @@ FIELD_WORKER, COORDINATOR, ADMIN = ROLES
 
 class Team(Base):
     __tablename__ = "teams"
+    #: the service's rights: created, never renamed or removed
+    __table_args__ = runtime_rights("SELECT", "INSERT")
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(sa.String(100), unique=True, info=not_personal())
@@ -40,6 +43,8 @@ class User(Versioned, Base):
         sa.CheckConstraint(
             "role <> 'field_worker' OR team_id IS NOT NULL", name="field_worker_has_team"
         ),
+        #: the service's rights: edited and disabled, never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -62,6 +67,8 @@ class User(Versioned, Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    #: the service's rights: used and revoked, never removed (they expire)
+    __table_args__ = runtime_rights("SELECT", "INSERT", "UPDATE")
 
     id: Mapped[uuid_pk]
     user_id: Mapped[uuid.UUID] = mapped_column(

@@ -6,7 +6,16 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import REMOVED, Base, created_at, enum_check, not_personal, personal, uuid_pk
+from app.db import (
+    REMOVED,
+    Base,
+    created_at,
+    enum_check,
+    not_personal,
+    personal,
+    runtime_rights,
+    uuid_pk,
+)
 
 BASES = ("parental", "social_services", "self")
 DECISIONS = ("granted", "refused")
@@ -55,6 +64,9 @@ class ConsentRecord(Base):
             "ix_consent_records_review_status_recorded_at_id", "review_status", "recorded_at", "id"
         ),
         sa.Index("ix_consent_records_recorded_at_id", "recorded_at", "id"),
+        #: the service's rights: reviewed, revoked, anonymised and locked; never removed
+        #: (a consent is revoked and a new one recorded)
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]

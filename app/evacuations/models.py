@@ -14,6 +14,7 @@ from app.db import (
     enum_check,
     not_personal,
     personal,
+    runtime_rights,
     updated_at,
     uuid_pk,
 )
@@ -34,6 +35,8 @@ class Evacuation(Versioned, Base):
             "ix_evacuations_team_id_planned_departure_id", "team_id", "planned_departure", "id"
         ),
         sa.Index("ix_evacuations_planned_departure_id", "planned_departure", "id"),
+        #: the service's rights: steps, anonymising, locks; never removed (a cancelled one stays)
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -65,6 +68,8 @@ class EvacuationMember(Base):
             "accompanied_by_person_id IS NULL OR accompanied_by_person_id <> person_id",
             name="not_own_companion",
         ),
+        #: the service's rights: a member is taken out of an evacuation before it departs
+        runtime_rights("SELECT", "INSERT", "UPDATE", "DELETE"),
     )
 
     evacuation_id: Mapped[uuid.UUID] = mapped_column(

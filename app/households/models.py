@@ -15,6 +15,7 @@ from app.db import (
     enum_check,
     not_personal,
     personal,
+    runtime_rights,
     updated_at,
     utcnow,
     uuid_pk,
@@ -97,6 +98,9 @@ class Household(Versioned, Base):
         sa.Index("ix_households_created_at_id", "created_at", "id"),
         #: a field worker's list: their team's households, newest first
         sa.Index("ix_households_team_id_created_at_id", "team_id", "created_at", "id"),
+        #: the service's rights: edited, moved through its statuses, anonymised, locked;
+        #: never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -149,6 +153,8 @@ class Person(Versioned, Base):
         enum_check("status", PERSON_STATUSES),
         enum_check("mobility", MOBILITIES),
         sa.Index("ix_persons_household_id_created_at_id", "household_id", "created_at", "id"),
+        #: the service's rights: edited, anonymised, locked (the lock order); never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -212,6 +218,8 @@ class Guardianship(Versioned, Base):
         sa.CheckConstraint("guardian_person_id <> child_id", name="not_own_guardian"),
         sa.UniqueConstraint("child_id", "guardian_person_id"),
         sa.Index("ix_guardianships_child_id_created_at_id", "child_id", "created_at", "id"),
+        #: the service's rights: a legal status changes, anonymised, locked; never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]

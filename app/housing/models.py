@@ -15,6 +15,7 @@ from app.db import (
     enum_check,
     not_personal,
     personal,
+    runtime_rights,
     updated_at,
     uuid_pk,
 )
@@ -43,6 +44,8 @@ class HousingOffer(Versioned, Base):
             name="availability_window",
         ),
         sa.Index("ix_housing_offers_status_created_at_id", "status", "created_at", "id"),
+        #: the service's rights: edited, withdrawn, anonymised, locked; never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -95,6 +98,8 @@ class PhotoBlob(Base):
         sa.CheckConstraint(
             "content_type IN ('image/jpeg', 'image/png', 'image/webp')", name="content_type"
         ),
+        #: the service's rights: locked by an upsert; removed with the last photo that used its file
+        runtime_rights("SELECT", "INSERT", "UPDATE", "DELETE"),
     )
 
     sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
@@ -111,6 +116,8 @@ class HousingPhoto(Base):
             "content_type IN ('image/jpeg', 'image/png', 'image/webp')", name="content_type"
         ),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions"),
+        #: the service's rights: added and deleted, never changed
+        runtime_rights("SELECT", "INSERT", "DELETE"),
     )
 
     id: Mapped[uuid_pk]
@@ -145,6 +152,8 @@ class HousingProposal(Base):
         sa.Index(
             "ix_housing_proposals_household_id_created_at_id", "household_id", "created_at", "id"
         ),
+        #: the service's rights: decided, anonymised, locked; never removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]

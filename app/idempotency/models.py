@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, enum_check, not_personal, personal, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, personal, runtime_rights, uuid_pk
 
 STATES = ("in_flight", "completed")
 
@@ -22,6 +22,8 @@ class IdempotencyKey(Base):
             "state = 'in_flight' OR (status_code IS NOT NULL AND response_body IS NOT NULL)",
             name="completed_has_response",
         ),
+        #: the service's rights: completed, and deleted when expired or failed
+        runtime_rights("SELECT", "INSERT", "UPDATE", "DELETE"),
     )
 
     id: Mapped[uuid_pk]

@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, created_at, enum_check, not_personal, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, runtime_rights, uuid_pk
 
 KINDS = (
     "visit_logged",
@@ -37,6 +37,9 @@ class TimelineEntry(Base):
             "recorded_at",
             "id",
         ),
+        #: the service's rights: appended, never changed or removed (retention leaves it:
+        #: it holds codes and ids only)
+        runtime_rights("SELECT", "INSERT"),
     )
 
     id: Mapped[uuid_pk]

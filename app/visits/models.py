@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, created_at, enum_check, not_personal, personal, uuid_pk
+from app.db import Base, created_at, enum_check, not_personal, personal, runtime_rights, uuid_pk
 from app.households.models import JSONList
 
 OUTCOMES = (
@@ -47,6 +47,8 @@ class Visit(Base):
             "way_out IS NULL OR way_out IN ('vehicle', 'on_foot_only', 'none')", name="way_out"
         ),
         sa.Index("ix_visits_household_id_visited_at_id", "household_id", "visited_at", "id"),
+        #: the service's rights: anonymised by retention, never otherwise changed or removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
 
     id: Mapped[uuid_pk]
@@ -75,7 +77,11 @@ class VisitStance(Base):
     """Where one person met on a visit stands: wants to leave, undecided, wants to stay."""
 
     __tablename__ = "visit_stances"
-    __table_args__ = (enum_check("stance", STANCES),)
+    __table_args__ = (
+        enum_check("stance", STANCES),
+        #: the service's rights: anonymised by retention, never otherwise changed or removed
+        runtime_rights("SELECT", "INSERT", "UPDATE"),
+    )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
