@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -130,6 +131,27 @@ def count_queries(app):
             sa.event.remove(db.engine, "before_cursor_execute", record)
 
     return counting
+
+
+# --- waiting for a lock (PostgreSQL) ----------------------------------------------------
+
+
+def wait_for_lock_waiters(count: int) -> None:
+    """Until ``count`` sessions of this database wait on a lock (each poll a fresh snapshot):
+    a race test holds a row from one connection and knows the others have queued behind it."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting >= count:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{count} request(s) never came to wait on the lock")
 
 
 # --- factories ---------------------------------------------------------------------------

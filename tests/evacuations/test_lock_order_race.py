@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from app.evacuations import service as evacuation_service
 from app.extensions import db
 from app.households import service as household_service
 from app.households.models import Person
+from tests.conftest import wait_for_lock_waiters
 
 ROUNDS = 20
 FEW_ROUNDS = 6
@@ -365,23 +365,6 @@ def test_a_refusal_or_a_parents_loss_racing_a_departure_is_always_recorded(
 
 
 # --- a parent recorded deceased while a child is being linked to them --------------------
-
-
-def wait_for_lock_waiters(count: int) -> None:
-    """Until ``count`` sessions of this database wait on a lock (each poll a fresh snapshot)."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            waiting = conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting >= count:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"{count} request(s) never came to wait on the lock")
 
 
 def test_a_parent_recorded_deceased_while_a_child_is_linked_to_her_covers_that_child_too(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +20,7 @@ import sqlalchemy as sa
 from app.auth.models import User
 from app.evacuations import service as evacuation_service
 from app.extensions import db
+from tests.conftest import wait_for_lock_waiters
 
 ROUNDS = 10
 REVOKE_REASON = {"reason": "The mother changed her mind at the last moment."}
@@ -159,23 +159,6 @@ def test_a_revocation_racing_a_departure_never_lets_the_child_leave_without_cons
 
 
 # --- the two orders, forced (PostgreSQL: real row locks held by a third connection) ------
-
-
-def wait_for_lock_waiters(count: int) -> None:
-    """Until ``count`` sessions of this database wait on a lock (each poll a fresh snapshot)."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            waiting = conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting >= count:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"{count} request(s) never came to wait on the lock")
 
 
 @pytest.fixture

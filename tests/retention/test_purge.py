@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,7 +26,7 @@ from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
 from app.idempotency.models import IdempotencyKey
 from app.retention import service as retention
 from app.visits.models import Visit, VisitStance
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, wait_for_lock_waiters
 
 ANONYMISED = "(anonymised)"
 LONG_AGO = dt.timedelta(days=60)
@@ -570,22 +569,6 @@ def test_the_number_of_days_is_required_and_positive(app):
 # --- a case reopened while the purge runs ------------------------------------------------
 
 
-def _wait_for_a_lock_waiter() -> None:
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            waiting = conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the purge never came to wait on the reopened case")
-
-
 @pytest.mark.postgres_only
 def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
     app, is_postgres, as_coordinator, make_household, make_person, team
@@ -612,7 +595,7 @@ def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
             .values(status="engaging", closed_reason=None, updated_at=utcnow())
         )
         purge.start()
-        _wait_for_a_lock_waiter()
+        wait_for_lock_waiters(1)
         reopening.commit()
     purge.join(timeout=20)
 
