@@ -17,8 +17,10 @@ one transaction at a time, under the chain's lock, so their sequence is the comm
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 
@@ -362,6 +364,63 @@ def test_a_refusal_or_a_parents_loss_racing_a_departure_is_always_recorded(
     app, scene, tokens, as_coordinator, name
 ):
     run_rounds(FEW_ROUNDS, lambda: race_departure(app, tokens, as_coordinator, scene, name))
+
+
+# --- the interleaving that deadlocked, forced ------------------------------------------------
+
+
+@contextlib.contextmanager
+def holding_the_childs_row(app, child_id: str):
+    """A third connection holds the child's person row, so the requests started meanwhile
+    queue on it in the order they are started; leaving the block lets them through."""
+    with app.app_context(), db.engine.connect() as holder:
+        holder.execute(
+            sa.select(Person.id).where(Person.id == uuid.UUID(child_id)).with_for_update()
+        )
+        yield
+        holder.rollback()
+
+
+@pytest.mark.parametrize(
+    "revocation_first", [False, True], ids=["addition first", "revocation first"]
+)
+def test_the_interleaving_that_deadlocked_now_queues(
+    app, scene, tokens, as_coordinator, revocation_first
+):
+    """The addition locks the evacuation, then waits for the child; the revocation waits
+    for the child too. Under the old order the revocation had locked the consent first
+    (FOR UPDATE), the addition then needed it for its member's foreign key, and PostgreSQL
+    killed one of the two. Now both queue on the child's row and run one after the other,
+    in the order they queued, whichever that is."""
+    current = scene(child_in=False)
+    body = {"person_id": current.child_id, "accompanied_by_person_id": current.mother_id}
+    addition = Request(
+        app,
+        tokens["coordinator"],
+        "POST",
+        f"{current.evacuation}/members",
+        body,
+        threading.Barrier(1),
+    )
+    withdrawal = revocation(app, tokens, current, threading.Barrier(1))
+    first, second = (withdrawal, addition) if revocation_first else (addition, withdrawal)
+    with holding_the_childs_row(app, current.child_id):
+        first.start()
+        wait_for_lock_waiters(1)
+        second.start()
+        wait_for_lock_waiters(2)
+    first.finish()
+    second.finish()
+
+    assert withdrawal.status == 200, withdrawal.json
+    if revocation_first:
+        assert addition.status == 409, addition.json
+        assert reasons_for(addition.json, current.child_id) == {"consent_missing"}
+    else:
+        assert addition.status == 201, addition.json
+        departure = as_coordinator.post(f"{current.evacuation}/depart", json={})
+        assert departure.status_code == 409, departure.get_json()
+        assert reasons_for(departure.get_json(), current.child_id) == {"consent_missing"}
 
 
 # --- a parent recorded deceased while a child is being linked to them --------------------
