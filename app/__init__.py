@@ -17,7 +17,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = config.load((overrides or {}).get("ENV"))
     settings.update(overrides or {})
     app.config.from_mapping(settings)
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.json.sort_keys = False
     configure_logging(app)
 

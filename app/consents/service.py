@@ -342,9 +342,7 @@ def get_consent(actor: User, consent_id: uuid.UUID, *, for_update: bool = False)
 
 def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -> ConsentRecord:
     """``record`` comes from ``get_consent(..., for_update=True)``: its person, then it,
-    are locked."""
-    if actor.role != COORDINATOR:
-        raise Forbidden("Consents are reviewed by coordinators.")
+    are locked; its callers have checked that ``actor`` is a coordinator."""
     if record.recorded_by == actor.id:
         raise Forbidden(
             "You recorded this decision; another coordinator must review it (four eyes).",

@@ -110,9 +110,7 @@ def load_counts(household: Household) -> Household:
 
 def read_household(actor: User, household_id: uuid.UUID) -> Household:
     """A household's record, as someone looks at it (the look is audited)."""
-    household = load_counts(get_household(actor, household_id))
-    audit.record_read("households", [household.id], actor_id=actor.id, via="household")
-    return household
+    return _saw_household(actor, load_counts(get_household(actor, household_id)), "household")
 
 
 def _saw_household(actor: User, household: Household, via: str) -> Household:
@@ -418,9 +416,7 @@ def get_person(actor: User, person_id: uuid.UUID) -> Person:
 
 def read_person(actor: User, person_id: uuid.UUID) -> Person:
     """A person's record, as someone looks at it (the look is audited)."""
-    person = get_person(actor, person_id)
-    audit.record_read("persons", [person.id], actor_id=actor.id, via="person")
-    return person
+    return _saw_person(actor, get_person(actor, person_id), "person")
 
 
 def saw_members(people: list[Person]) -> None:

@@ -21,7 +21,6 @@ from app.audit import service as audit
 from app.auth.models import ADMIN
 from app.auth.permissions import Actor, require_role
 from app.consents.models import ConsentRecord
-from app.db import REMOVED as REMOVED  # what required free text reads once anonymised
 from app.db import Versioned, personal_columns, utcnow
 from app.evacuations.models import Evacuation, EvacuationMember
 from app.extensions import db, on_commit

@@ -145,10 +145,16 @@ def test_the_service_writes_a_checkpoint_when_m_minutes_have_passed(
     assert len(written) == 2
 
 
-def test_no_checkpoint_is_written_without_a_path(app, household, patch_household, tmp_path):
+def test_no_checkpoint_is_written_without_a_path(app, household, patch_household, monkeypatch):
     assert app.config["AUDIT_CHECKPOINT_PATH"] == ""
+    # the schedule would be due at once (every event, no checkpoint yet): only the path stops it
+    monkeypatch.setitem(app.config, "AUDIT_CHECKPOINT_EVERY_EVENTS", 1)
+    monkeypatch.setattr(checkpoints.schedule, "last_written", None)
+    written = []
+    monkeypatch.setattr(checkpoints, "append_line", lambda *args: written.append(args))
     patch_household()
-    assert list(tmp_path.iterdir()) == []
+    assert written == []
+    assert checkpoints.schedule.last_written is None
 
 
 def test_a_failed_checkpoint_write_is_logged_and_the_request_still_succeeds(

@@ -100,17 +100,14 @@ def test_a_forged_or_broken_device_cookie_is_ignored(client, make_user, tamper):
     assert "token" not in response.get_json()
 
 
-def test_a_device_cookie_signed_with_another_secret_is_ignored(app, client, make_user):
+def test_a_device_cookie_signed_with_another_secret_is_ignored(app, client, make_user, monkeypatch):
     corin = make_user(COORDINATOR, username="corin")
     _attack(client, "corin")
     with app.app_context():
         user = db.session.get(User, corin.id)
-        original = app.config["SECRET_KEY"]
-        app.config["SECRET_KEY"] = "an-attackers-guess-at-the-secret-key"
-        try:
+        with monkeypatch.context() as guessing:
+            guessing.setitem(app.config, "SECRET_KEY", "an-attackers-guess-at-the-secret-key")
             forged = auth_service.device_cookie_for(user)
-        finally:
-            app.config["SECRET_KEY"] = original
 
     assert _login(client, "corin", device_cookie=forged).status_code == 429
 

@@ -337,19 +337,15 @@ def run_rounds(rounds, play) -> Counter:
 def test_a_revocation_racing_an_addition_is_always_recorded_and_wins(
     app, scene, tokens, as_coordinator
 ):
-    outcomes = run_rounds(
-        ROUNDS, lambda: race_addition(app, tokens, as_coordinator, scene, "revocation")
-    )
-    assert set(outcomes) <= {"added before the withdrawal", "refused after the withdrawal"}
+    run_rounds(ROUNDS, lambda: race_addition(app, tokens, as_coordinator, scene, "revocation"))
+    # either order is legal; race_* asserted the promise in every round
 
 
 def test_a_revocation_racing_a_departure_is_always_recorded_and_wins(
     app, scene, tokens, as_coordinator
 ):
-    outcomes = run_rounds(
-        ROUNDS, lambda: race_departure(app, tokens, as_coordinator, scene, "revocation")
-    )
-    assert set(outcomes) <= {"departed before the withdrawal", "refused after the withdrawal"}
+    run_rounds(ROUNDS, lambda: race_departure(app, tokens, as_coordinator, scene, "revocation"))
+    # either order is legal; race_* asserted the promise in every round
 
 
 @pytest.mark.parametrize("name", ["refusal", "parent deceased", "mother deceased"])

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app.audit.models import AuditEvent
 from app.auth.permissions import OPERATOR
 from app.consents.models import ConsentRecord
-from app.db import utcnow
+from app.db import REMOVED, utcnow
 from app.extensions import db
 from app.households.models import Guardianship, Household, Person
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
@@ -646,7 +646,7 @@ def test_the_way_out_and_the_new_address_go_too(
         offer_row = db.session.get(HousingOffer, offer.id)
         db.session.refresh(evacuation_row)
         db.session.refresh(offer_row)
-        assert evacuation_row.meeting_point == retention.REMOVED
+        assert evacuation_row.meeting_point == REMOVED
         assert evacuation_row.route_notes is None
         assert (offer_row.address, offer_row.provider_contact) == (None, None)
         assert offer_row.status == "occupied"
