@@ -47,15 +47,21 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_media_type_check(app)
     register_response_headers(app)
 
+    from app.compression import init_compression
+
+    init_compression(app)
+
     from app.audit.api import blp as audit_blp
     from app.auth.api import blp as auth_blp
     from app.consents.api import blp as consents_blp
+    from app.docs import blp as docs_blp
     from app.evacuations.api import blp as evacuations_blp
     from app.health import blp as health_blp
     from app.households.api import blp as households_blp
     from app.housing.api import blp as housing_blp
     from app.reports.api import blp as reports_blp
     from app.timeline.api import blp as timeline_blp
+    from app.version import blp as version_blp
     from app.visits.api import blp as visits_blp
 
     for blueprint in (
@@ -68,9 +74,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         evacuations_blp,
         audit_blp,
         reports_blp,
+        version_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)
+    app.register_blueprint(docs_blp)
 
     from app.auth.service import warm_up_login
     from app.cli import register_commands

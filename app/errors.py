@@ -20,30 +20,78 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from app.openapi_schemas import MAY_BE_ABSENT
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
 
 
 class ReasonSchema(ma.Schema):
-    code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    person_id = ma.fields.UUID(allow_none=True)
+    """One reason a rule refuses or blocks: a code to act on and a sentence to show."""
+
+    code = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Machine code of the reason, e.g. `not_present`, `consent_missing`,"
+            " `consent_pending_review`, `consent_expired`, `refused`, `parental_refusal`,"
+            " `unaccompanied_child`, `four_eyes`, `not_a_parent`, `has_parent`,"
+            " `capacity_exceeded`, `invalid_transition`; new codes may be added"
+        },
+    )
+    message = ma.fields.String(
+        required=True, metadata={"description": "The reason in a sentence a person can read"}
+    )
+    person_id = ma.fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "The person the reason is about, when it is about one (left out"
+            " otherwise)",
+            MAY_BE_ABSENT: True,
+        },
+    )
 
 
 class ProblemSchema(ma.Schema):
     """An RFC 9457 problem: what went wrong, in words and as a machine code."""
 
-    type = ma.fields.String(required=True, metadata={"description": "URI naming the problem"})
-    title = ma.fields.String(required=True)
-    status = ma.fields.Integer(required=True)
-    detail = ma.fields.String()
-    code = ma.fields.String(metadata={"description": "Machine-readable problem code"})
+    type = ma.fields.String(
+        required=True,
+        metadata={"description": "URI naming the problem: `urn:safe-passage:problem:<code>`"},
+    )
+    title = ma.fields.String(
+        required=True, metadata={"description": "Short summary of the kind of problem"}
+    )
+    status = ma.fields.Integer(
+        required=True, metadata={"description": "The HTTP status code, repeated"}
+    )
+    detail = ma.fields.String(
+        metadata={
+            "description": "What went wrong this time, in a sentence a person can read",
+            MAY_BE_ABSENT: True,
+        }
+    )
+    code = ma.fields.String(
+        metadata={
+            "description": "Machine-readable problem code (e.g. `validation_failed`,"
+            " `stale_version`, `not_eligible`); stable, unlike the texts"
+        }
+    )
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Raw(),
-        metadata={"description": "Invalid fields and their messages"},
+        metadata={
+            "description": "Invalid fields (422): each field and its messages; nested"
+            " bodies nest, list items by index",
+            MAY_BE_ABSENT: True,
+        },
     )
-    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
+    reasons = ma.fields.List(
+        ma.fields.Nested(ReasonSchema),
+        metadata={
+            "description": "A rule's refusal (409, 422): every reason it gives, not only the first",
+            MAY_BE_ABSENT: True,
+        },
+    )
 
 
 class DomainError(Exception):
@@ -198,6 +246,10 @@ def handle_domain_error(error: DomainError) -> Response:
     )
 
 
+#: Where webargs finds arguments ("multipart": an upload's fields and files, app/http.py).
+ARGUMENT_LOCATIONS = frozenset({"json", "query", "headers", "form", "files", "multipart"})
+
+
 def handle_http_exception(error: HTTPException) -> Response:
     """Routing errors, webargs validation errors, 413, 429 … as problems."""
     status = error.code or 500
@@ -207,7 +259,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     errors = data.get("errors") or data.get("messages")
     if status == 422 and isinstance(errors, dict):
         # webargs nests the messages under the location ("json", "query", ...)
-        if len(errors) == 1 and next(iter(errors)) in {"json", "query", "headers", "form", "files"}:
+        if len(errors) == 1 and next(iter(errors)) in ARGUMENT_LOCATIONS:
             errors = next(iter(errors.values()))
         return problem(
             422,

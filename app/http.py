@@ -1,4 +1,4 @@
-"""Shared HTTP mechanisms: the unit of work, media types, cursor pagination, ETag/If-Match."""
+"""Shared HTTP mechanisms: the unit of work, media types, cursor pagination (ETags: etags.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import decimal
 import hashlib
 import hmac
 import json
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import marshmallow as ma
@@ -20,16 +21,18 @@ from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy.orm import InstrumentedAttribute
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import BadRequest
 
 from app.errors import (
     DomainError,
     Invalid,
-    PreconditionFailed,
-    PreconditionRequired,
     UnsupportedMediaType,
 )
+from app.etags import RepresentationEtagMixin, not_modified
 from app.extensions import db, declare_write_intent
+from app.openapi import document_contract, record_contract
+from app.openapi_schemas import BODY_LOCATIONS, note_answer, request_schema
 
 MAX_PAGE_SIZE = 200
 #: A name or a place made only of spaces says nothing; schemas refuse it.
@@ -54,23 +57,96 @@ class MalformedBody(DomainError):
 
 class ArgumentParser(FlaskParser):
     """webargs' parser, refusing unknown query parameters too (422), not only body fields:
-    a mistyped filter (``?stauts=ready``) must not silently return everything."""
+    a mistyped filter (``?stauts=ready``) must not silently return everything.
+
+    Location ``multipart``: a multipart/form-data body's fields and files together, so one
+    schema (one request body in the document) describes an upload and its caption.
+    """
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": ma.RAISE,
         "querystring": ma.RAISE,
+        "multipart": ma.RAISE,
     }
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
-class Blueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint with the strict argument parser."""
+#: What each path parameter of the API names, for the document.
+PATH_PARAMETERS = {
+    "user_id": "The user's id (UUID)",
+    "household_id": "The household's id (UUID)",
+    "person_id": "The person's id (UUID)",
+    "guardianship_id": "The guardianship link's id (UUID)",
+    "consent_id": "The consent record's id (UUID)",
+    "offer_id": "The housing offer's id (UUID)",
+    "photo_id": "The photo's id (UUID), as listed in the offer's `photos`",
+    "proposal_id": "The housing proposal's id (UUID)",
+    "evacuation_id": "The evacuation's id (UUID)",
+}
+_RULE_VARIABLE = re.compile(r"<(?:[^<>]*:)?(\w+)>")
+
+
+class Blueprint(RepresentationEtagMixin, SmorestBlueprint):
+    """flask-smorest's Blueprint with the strict argument parser, and every path parameter
+    described in the document (``PATH_PARAMETERS``) unless the route describes it itself;
+    its ETags are those of app/etags.py (304 after the commit, If-Match under the lock).
+
+    Each operation's contract (who may call it, its problems and headers) is documented
+    from what its view declares: see app/openapi.py."""
 
     ARGUMENTS_PARSER = ArgumentParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **SmorestBlueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(document_contract)
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """A body is loaded, and documented, with its request schema: without the fields
+        the server sets, a component of its own (app/openapi_schemas.py)."""
+        if location in BODY_LOCATIONS and isinstance(schema, type):
+            schema = request_schema(schema)
+        return super().arguments(schema, location=location, **kwargs)
+
+    def response(self, status_code, schema=None, **kwargs):
+        note_answer(schema)  # its request schema, if any, is then named <Name>Input
+        return super().response(status_code, schema, **kwargs)
+
+    def alt_response(self, status_code, response=None, *, schema=None, **kwargs):
+        note_answer(schema)
+        return super().alt_response(status_code, response, schema=schema, **kwargs)
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, *args, **kwargs):
+        super().add_url_rule(rule, endpoint, view_func, *args, **kwargs)
+        # flask-smorest may have renamed the endpoint: its docs are under the last one
+        record_contract(self._docs[self._endpoints[-1]], view_func, rule)
+
+    def route(self, rule, *, parameters=None, **options):
+        given = {
+            p.get("name")
+            for p in parameters or ()
+            if isinstance(p, Mapping) and p.get("in") == "path"
+        }
+        described = [
+            {"in": "path", "name": name, "description": PATH_PARAMETERS[name]}
+            for name in _RULE_VARIABLE.findall(rule)
+            if name in PATH_PARAMETERS and name not in given
+        ]
+        return super().route(rule, parameters=[*(parameters or ()), *described], **options)
 
 
 class Resource(MethodView):
-    """A MethodView whose request is one unit of work: commit on success, else roll back."""
+    """A MethodView whose request is one unit of work: commit on success, else roll back.
+
+    A read answers 304 only once committed: what it recorded (who looked at whom) stays.
+    """
 
     def dispatch_request(self, **kwargs: Any) -> Any:
         try:
@@ -79,7 +155,7 @@ class Resource(MethodView):
         except BaseException:
             db.session.rollback()
             raise
-        return response
+        return not_modified(response)
 
 
 #: Room for the multipart envelope and the other form fields around an upload.
@@ -242,7 +318,9 @@ def register_request_hooks(app: Flask) -> None:
 
 
 CORS_EXPOSED = "ETag, Location, Retry-After, X-Request-ID, Idempotent-Replayed"
-CORS_ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
+CORS_ALLOWED_HEADERS = (
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
+)
 
 
 def register_response_headers(app: Flask) -> None:
@@ -280,6 +358,18 @@ def register_media_type_check(app: Flask) -> None:
             _check_text()
 
 
+#: The document's words for fields that many resources share.
+CLIENT_ID_DESCRIPTION = (
+    "Client-chosen UUID, optional on create (the server picks one otherwise), so a device"
+    " can refer to the record before it is sent. An id already taken is 409 `duplicate_id`:"
+    " a retried create never makes a second record. Fixed once created."
+)
+VERSION_DESCRIPTION = (
+    "Set by the server: goes up with every change to the record. To change it, send the"
+    " `ETag` of your last read in `If-Match`."
+)
+
+
 # --- cursor pagination -------------------------------------------------------------------
 
 
@@ -288,13 +378,19 @@ class EmptySchema(ma.Schema):
 
 
 class PageArgsSchema(ma.Schema):
+    """Cursor pagination: ``limit`` and the ``cursor`` of the page before."""
+
     limit = ma.fields.Integer(
         load_default=50,
         validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE),
-        metadata={"description": f"Items per page (at most {MAX_PAGE_SIZE})"},
+        metadata={"description": f"Items per page: 1 to {MAX_PAGE_SIZE}, 50 when not given"},
     )
     cursor = ma.fields.String(
-        load_default=None, metadata={"description": "The `next_cursor` of the previous page"}
+        load_default=None,
+        metadata={
+            "description": "The `next_cursor` of the previous page, as given (opaque, signed);"
+            " leave out for the first page"
+        },
     )
 
 
@@ -309,8 +405,21 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
             name,
             (ma.Schema,),
             {
-                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-                "next_cursor": ma.fields.String(allow_none=True, required=True),
+                "__doc__": f"One page of {item_schema.__name__.removesuffix('Schema')} items"
+                " (cursor pagination).",
+                "items": ma.fields.List(
+                    ma.fields.Nested(item_schema),
+                    required=True,
+                    metadata={"description": "This page's items, in the list's order"},
+                ),
+                "next_cursor": ma.fields.String(
+                    allow_none=True,
+                    required=True,
+                    metadata={
+                        "description": "Send as `cursor` to get the next page; null on the"
+                        " last page"
+                    },
+                ),
             },
         )
     return _page_schemas[item_schema]
@@ -413,44 +522,6 @@ def _decode_cursor(cursor: str, order: Sequence[tuple[InstrumentedAttribute, boo
     return [_decode_value(col, v) for (col, _), v in zip(order, raw, strict=True)]
 
 
-# --- ETag / If-Match ---------------------------------------------------------------------
-
-
-def etag_of(resource: Any) -> str:
-    return f'"{resource.version}"'
-
-
-def with_etag(resource: Any, status: int = 200, headers: dict[str, str] | None = None):
-    """A view's return value carrying the resource's ETag (its ``version``)."""
-    return resource, status, {"ETag": etag_of(resource), **(headers or {})}
-
-
-def require_if_match(resource: Any) -> None:
-    """Refuse a change made without ``If-Match`` (428) or against a stale version (412)."""
-    if not request.headers.get("If-Match"):
-        raise PreconditionRequired(
-            "Send If-Match with the ETag you last read, so no one's change is overwritten."
-        )
-    if request.if_match.star_tag:
-        return
-    if not request.if_match.contains(str(resource.version)):
-        raise PreconditionFailed(
-            f"This resource is at version {resource.version}; fetch it again and retry.",
-            headers={"ETag": etag_of(resource)},
-        )
-
-
-IF_MATCH_PARAMETER = {
-    "in": "header",
-    "name": "If-Match",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "The ETag last read; 428 when missing, 412 when stale.",
-}
-IDEMPOTENCY_KEY_PARAMETER = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 255},
-    "description": "A retried request with the same key replays the first answer.",
-}
+# Request and answer headers in the document: ETag, If-Match and If-None-Match in
+# app/etags.py; Idempotency-Key, X-Request-ID, Location, Retry-After and
+# Idempotent-Replayed in app/openapi.py, from what each view declares.

@@ -81,3 +81,11 @@ class Defaults:
     LOG_FORMAT = "text"
     #: Origins allowed to call the API from a browser, comma-separated; none by default.
     CORS_ORIGINS = ""
+    #: Serve the interactive API documentation at /api/docs (Swagger UI, from a pinned copy
+    #: shipped with the Python packages: it works offline). Off in production unless
+    #: SAFEPASSAGE_API_DOCS=1; when off, /api/docs answers 404. /api/v1/openapi.json is
+    #: served either way: clients generate their SDKs from it, and it holds no data.
+    API_DOCS = True
+    #: Which build this is, as GET /api/v1/version reports it: set by the deployment (a git
+    #: commit, an image tag); empty: the installed package's version.
+    BUILD = ""

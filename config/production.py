@@ -8,3 +8,5 @@ class Production(Defaults):
     AUDIT_KEY = ""
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "json"
+    #: The documentation page is for developers and testers; a deployment may turn it on.
+    API_DOCS = False

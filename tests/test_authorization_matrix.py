@@ -26,6 +26,8 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("/readyz", "GET"): OPEN,
     ("/api/v1/openapi.json", "GET"): OPEN,
     ("/api/docs", "GET"): OPEN,
+    ("/api/docs/<asset>", "GET"): OPEN,
+    ("/api/v1/version", "GET"): PUBLIC,
     ("/api/v1/auth/tokens", "POST"): PUBLIC,
     ("/api/v1/auth/tokens/current", "DELETE"): ALL,
     ("/api/v1/me", "GET"): ALL,

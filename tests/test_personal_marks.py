@@ -33,6 +33,7 @@ from app.extensions import db
 from app.households.models import Household
 from app.housing.models import HousingOffer
 from tests.conftest import png_bytes
+from tests.http_helpers import etag_of
 
 #: What a mark may say (app.db): a misspelt key is no decision.
 MARK_KEYS = {"personal", "placeholder", "kept_by_retention", "secret", "audited"}
@@ -187,7 +188,7 @@ def world(app, client, as_field_worker, as_coordinator, as_admin, team):
                 "contact_phone",
                 "notes",
             ),
-            headers={"If-Match": '"1"'},
+            headers={"If-Match": etag_of(fw, hh)},
         )
     )
 
@@ -219,7 +220,7 @@ def world(app, client, as_field_worker, as_coordinator, as_admin, team):
                 "date_of_birth",
                 "medical_notes",
             ),
-            headers={"If-Match": '"1"'},
+            headers={"If-Match": etag_of(fw, f"/api/v1/persons/{grandmother['id']}")},
         )
     )
     mother = member(
@@ -380,7 +381,7 @@ def world(app, client, as_field_worker, as_coordinator, as_admin, team):
                 "provider_contact",
                 "notes",
             ),
-            headers={"If-Match": '"1"'},
+            headers={"If-Match": etag_of(co, offer_url)},
         )
     )
     caption = personal_values("housing_photos", {"caption": "Vasyl's kitchen"}, "caption")
@@ -461,7 +462,7 @@ def world(app, client, as_field_worker, as_coordinator, as_admin, team):
                 "full_name",
                 "password",
             ),
-            headers={"If-Match": '"1"'},
+            headers={"If-Match": etag_of(as_admin, f"/api/v1/users/{user['id']}")},
         )
     )
     login = _ok(

@@ -14,7 +14,9 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit trai
 @blp.route("/audit-events")
 class AuditEvents(Resource):
     @roles(ADMIN)
+    @blp.doc(operationId="listAuditEvents")
     @blp.arguments(AuditQueryArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(AuditEventSchema))
     def get(self, args):
         """Audit events, newest first; filter by entity, actor, action and time
@@ -35,6 +37,8 @@ class AuditEvents(Resource):
 @blp.route("/audit-events/verify")
 class VerifyAuditEvents(Resource):
     @roles(ADMIN)
+    @blp.doc(operationId="verifyAuditTrail")
+    @blp.etag
     @blp.response(200, VerificationSchema)
     def get(self):
         """Check the whole keyed hash chain, and against the service's own checkpoints"""

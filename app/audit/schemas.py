@@ -7,13 +7,35 @@ from app.http import AwareDateTime, PageArgsSchema
 
 
 class AuditEventSchema(ma.Schema):
-    id = fields.Integer()
-    occurred_at = fields.AwareDateTime()
-    actor_id = fields.UUID(allow_none=True)
-    action = fields.String()
-    entity_type = fields.String()
-    entity_id = fields.String(allow_none=True)
-    request_id = fields.String(allow_none=True)
+    """One thing someone did or saw (every write, every look at a person's record), chained
+    to the event before by its hash: append-only, and any edit, deletion, insertion or
+    reordering breaks the chain."""
+
+    id = fields.Integer(metadata={"description": "The event's place in the chain: 1, 2, 3, …"})
+    occurred_at = fields.AwareDateTime(metadata={"description": "When it happened (UTC)"})
+    actor_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The user who acted; null for the system or no one logged in"},
+    )
+    action = fields.String(
+        metadata={
+            "description": "What happened, e.g. `create`, `update`, `delete`, `read` (a look"
+            " at a record), `revoke_all_tokens`, `anonymise`, `refused.<code>`"
+        }
+    )
+    entity_type = fields.String(
+        metadata={
+            "description": "The kind of record: its table (`households`, `persons`,"
+            " `consent_records`, `users` …), or `request` for a refused request"
+        }
+    )
+    entity_id = fields.String(
+        allow_none=True, metadata={"description": "The record's id, as text; null if none"}
+    )
+    request_id = fields.String(
+        allow_none=True,
+        metadata={"description": "The X-Request-ID of the request it came from; null if none"},
+    )
     details = fields.Dict(
         keys=fields.String(),
         values=fields.Raw(),
@@ -26,23 +48,54 @@ class AuditEventSchema(ma.Schema):
             )
         },
     )
-    prev_hash = fields.String()
-    hash = fields.String()
+    prev_hash = fields.String(
+        metadata={
+            "description": "The hash of the event before (64 hex digits; all zeros before the"
+            " first)"
+        }
+    )
+    hash = fields.String(
+        metadata={
+            "description": "HMAC-SHA256 of this event under the audit key, which is never in"
+            " the database (64 hex digits)"
+        }
+    )
 
 
 class AuditQueryArgsSchema(PageArgsSchema):
-    entity_type = fields.String(validate=validate.Length(max=64))
-    entity_id = fields.String(validate=validate.Length(max=128))
-    actor_id = fields.UUID()
-    action = fields.String(validate=validate.Length(max=64))
+    """Filters of the audit trail; all given must hold."""
+
+    entity_type = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "Only events about this kind of record, e.g. `persons`"},
+    )
+    entity_id = fields.String(
+        validate=validate.Length(max=128),
+        metadata={"description": "Only events naming this record id (who looked at a child)"},
+    )
+    actor_id = fields.UUID(metadata={"description": "Only events of this user"})
+    action = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "Only this action, e.g. `read`"},
+    )
     since = AwareDateTime(metadata={"description": "From this time (inclusive)"})
     until = AwareDateTime(metadata={"description": "Before this time"})
 
 
 class VerificationSchema(ma.Schema):
-    ok = fields.Boolean(required=True)
+    """The result of checking the whole audit chain, and its head against the checkpoints
+    kept outside the database."""
+
+    ok = fields.Boolean(required=True, metadata={"description": "True when the trail is intact"})
     checked = fields.Integer(required=True, metadata={"description": "Events checked"})
-    first_broken_id = fields.Integer(allow_none=True, required=True)
+    first_broken_id = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The first event that fails the check; null when intact or"
+            " when no one event is to blame (a forged or unreadable checkpoint)"
+        },
+    )
     checkpoints = fields.Integer(
         metadata={"description": "Checkpoints (AUDIT_CHECKPOINT_PATH) the chain was compared with"}
     )

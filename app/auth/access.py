@@ -15,8 +15,9 @@ from app.auth.service import resolve_token
 from app.errors import Forbidden, Unauthorized
 
 PUBLIC = "public"
-#: Routes outside the case API that need no token: docs, health probes.
-OPEN_BLUEPRINTS = frozenset({"api-docs", "health"})
+#: Routes outside the case API that need no token: the OpenAPI document (flask-smorest's
+#: "api-docs"), the documentation page (app/docs.py), health probes.
+OPEN_BLUEPRINTS = frozenset({"api-docs", "docs-page", "health"})
 
 
 def roles(*allowed: str):

@@ -8,6 +8,7 @@ from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
 from app.consents import service
 from app.consents.models import ConsentRecord
 from app.consents.schemas import (
+    CONSENT_EXAMPLES,
     ConsentQueryArgsSchema,
     ConsentSchema,
     EligibilitySchema,
@@ -15,7 +16,7 @@ from app.consents.schemas import (
     RevokeSchema,
     VerifySchema,
 )
-from app.http import IDEMPOTENCY_KEY_PARAMETER, Blueprint, Resource, page_of, paginate
+from app.http import Blueprint, Resource, page_of, paginate
 from app.idempotency.service import idempotent
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1", description="Consents and eligibility")
@@ -25,7 +26,9 @@ OLDEST_FIRST = [(ConsentRecord.recorded_at, False), (ConsentRecord.id, False)]
 @blp.route("/consents")
 class Consents(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listConsents")
     @blp.arguments(ConsentQueryArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(ConsentSchema))
     def get(self, args):
         """Consent records, oldest first; review_status=pending_review is the review queue"""
@@ -42,9 +45,18 @@ class Consents(Resource):
 
     @roles(*CASE_ROLES)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @blp.arguments(ConsentSchema)
+    @blp.doc(operationId="recordConsent")
+    @blp.arguments(ConsentSchema, examples=CONSENT_EXAMPLES)
+    @blp.etag
     @blp.response(201, ConsentSchema)
+    @blp.alt_response(
+        422,
+        description="The rule refuses who decides: `code` and `reasons` name the rule "
+        "(`subject_is_child`: a parent or the social services decide for a child; "
+        "`subject_is_adult`: an adult decides for themselves; `not_a_parent`: only an active "
+        "mother, father or adoptive parent decides; `has_parent`: a child with a parent on "
+        "record is not decided for by the social services).",
+    )
     def post(self, data):
         """Record a consent or a refusal (parental, social_services or self)"""
         record = service.record_consent(current_actor(), data)
@@ -54,6 +66,8 @@ class Consents(Resource):
 @blp.route("/consents/<uuid:consent_id>")
 class ConsentById(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="getConsent")
+    @blp.etag
     @blp.response(200, ConsentSchema)
     def get(self, consent_id: uuid.UUID):
         """One consent record, with its review and revocation"""
@@ -64,9 +78,14 @@ class ConsentById(Resource):
 class VerifyConsent(Resource):
     @roles(COORDINATOR)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @blp.arguments(VerifySchema)
+    @blp.doc(operationId="verifyConsent")
+    @blp.arguments(VerifySchema, required=False)
+    @blp.etag
     @blp.response(200, ConsentSchema)
+    @blp.alt_response(
+        409,
+        description="The decision has been revoked, or is reviewed already (`invalid_transition`).",
+    )
     def post(self, data, consent_id: uuid.UUID):
         """Verify a child's grant (never one you recorded yourself)"""
         return service.verify_consent(current_actor(), consent_id, data.get("note"))
@@ -76,9 +95,14 @@ class VerifyConsent(Resource):
 class RejectConsent(Resource):
     @roles(COORDINATOR)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(operationId="rejectConsent")
     @blp.arguments(RejectSchema)
+    @blp.etag
     @blp.response(200, ConsentSchema)
+    @blp.alt_response(
+        409,
+        description="The decision has been revoked, or is reviewed already (`invalid_transition`).",
+    )
     def post(self, data, consent_id: uuid.UUID):
         """Reject a child's grant, with a note saying why"""
         return service.reject_consent(current_actor(), consent_id, data["note"])
@@ -88,9 +112,11 @@ class RejectConsent(Resource):
 class RevokeConsent(Resource):
     @roles(*CASE_ROLES)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(operationId="revokeConsent")
     @blp.arguments(RevokeSchema)
+    @blp.etag
     @blp.response(200, ConsentSchema)
+    @blp.alt_response(409, description="The decision is revoked already (`invalid_transition`).")
     def post(self, data, consent_id: uuid.UUID):
         """Revoke a decision, effective at once, with the reason"""
         return service.revoke_consent(current_actor(), consent_id, data["reason"])
@@ -99,6 +125,8 @@ class RevokeConsent(Resource):
 @blp.route("/persons/<uuid:person_id>/eligibility")
 class PersonEligibility(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="getEligibility")
+    @blp.etag
     @blp.response(200, EligibilitySchema)
     def get(self, person_id: uuid.UUID):
         """May this person be evacuated now? The requirement, the basis, every reason"""

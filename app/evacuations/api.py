@@ -7,15 +7,18 @@ import uuid
 from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
 from app.evacuations import service
 from app.evacuations.models import Evacuation
-from app.evacuations.schemas import EvacuationQueryArgsSchema, EvacuationSchema, MemberSchema
+from app.evacuations.schemas import (
+    EVACUATION_EXAMPLE,
+    EvacuationQueryArgsSchema,
+    EvacuationSchema,
+    MemberSchema,
+)
 from app.http import (
-    IDEMPOTENCY_KEY_PARAMETER,
     Blueprint,
     EmptySchema,
     Resource,
     page_of,
     paginate,
-    with_etag,
 )
 from app.idempotency.service import idempotent
 
@@ -26,7 +29,9 @@ SOONEST_FIRST = [(Evacuation.planned_departure, False), (Evacuation.id, False)]
 @blp.route("/evacuations")
 class Evacuations(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listEvacuations")
     @blp.arguments(EvacuationQueryArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(EvacuationSchema))
     def get(self, args):
         """Evacuations (a field worker's team's only), soonest departure first"""
@@ -42,78 +47,123 @@ class Evacuations(Resource):
 
     @roles(COORDINATOR)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @blp.arguments(EvacuationSchema)
+    @blp.doc(operationId="planEvacuation")
+    @blp.arguments(EvacuationSchema, example=EVACUATION_EXAMPLE)
+    @blp.etag
     @blp.response(201, EvacuationSchema)
     def post(self, data):
         """Plan an evacuation: team, departure, on foot or by vehicle, meeting point"""
         evacuation = service.plan_evacuation(current_actor(), data)
-        return with_etag(evacuation, 201, {"Location": f"/api/v1/evacuations/{evacuation.id}"})
+        return evacuation, 201, {"Location": f"/api/v1/evacuations/{evacuation.id}"}
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>")
 class EvacuationById(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="getEvacuation")
+    @blp.etag
     @blp.response(200, EvacuationSchema)
     def get(self, evacuation_id: uuid.UUID):
         """One evacuation with its members"""
-        return with_etag(service.read_evacuation(current_actor(), evacuation_id))
+        return service.read_evacuation(current_actor(), evacuation_id)
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/members")
 class EvacuationMembers(Resource):
     @roles(COORDINATOR)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(operationId="addEvacuationMember")
     @blp.arguments(MemberSchema)
+    @blp.etag
     @blp.response(201, EvacuationSchema)
-    @blp.alt_response(409, description="Not eligible or unaccompanied: every reason listed")
+    @blp.alt_response(
+        409,
+        description="The person may not join: `reasons` lists every reason, each with its code "
+        "and person (`not_eligible`: such as `consent_missing`, `refused`, `not_present`; "
+        "`unaccompanied_child`: a child without an adult member of this evacuation or a staff "
+        "escort). Or the evacuation is not planned any more (`invalid_transition`), or the "
+        "person is a member already (`duplicate`) or in another evacuation "
+        "(`already_in_evacuation`).",
+    )
     def post(self, data, evacuation_id: uuid.UUID):
         """Add a person; the eligibility rule is checked now, under lock (409 with reasons)"""
         actor = current_actor()
         evacuation = service.get_evacuation(actor, evacuation_id, for_update=True)
         service.add_member(actor, evacuation, data)
-        return with_etag(evacuation, 201)
+        return evacuation, 201, {"Location": f"/api/v1/evacuations/{evacuation_id}"}
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/members/<uuid:person_id>")
 class EvacuationMember(Resource):
     @roles(COORDINATOR)
+    @blp.doc(operationId="removeEvacuationMember")
+    @blp.etag
     @blp.response(200, EvacuationSchema)
+    @blp.alt_response(
+        409,
+        description="The evacuation is not planned any more (`invalid_transition`), or children "
+        "in it go with this person (`unaccompanied_child`): `reasons` names each child.",
+    )
     def delete(self, evacuation_id: uuid.UUID, person_id: uuid.UUID):
         """Take a person out of a planned evacuation"""
         actor = current_actor()
         evacuation = service.get_evacuation(actor, evacuation_id, for_update=True)
         service.remove_member(actor, evacuation, person_id)
-        return with_etag(evacuation)
+        return evacuation
 
 
-def _step(name: str, doc: str):
+def _step(name: str, operation_id: str, doc: str, refused: str):
+    """The view of one step (``service.<name>``); ``refused``: when its 409 answers."""
+
     def post(self, _data, evacuation_id: uuid.UUID):
         actor = current_actor()
         evacuation = service.get_evacuation(actor, evacuation_id, for_update=True)
-        return with_etag(getattr(service, name)(actor, evacuation))
+        return getattr(service, name)(actor, evacuation)
 
     post.__doc__ = doc
     post.__name__ = "post"
-    return roles(COORDINATOR)(
-        idempotent(blp.arguments(EmptySchema)(blp.response(200, EvacuationSchema)(post)))
-    )
+    decorators = [
+        roles(COORDINATOR),
+        blp.doc(operationId=operation_id),
+        idempotent,
+        blp.arguments(EmptySchema, required=False),
+        blp.etag,
+        blp.response(200, EvacuationSchema),
+        blp.alt_response(409, description=refused),
+    ]
+    for decorate in reversed(decorators):
+        post = decorate(post)
+    return post
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/depart")
 class DepartEvacuation(Resource):
     post = _step(
         "depart",
+        "departEvacuation",
         "Depart: every member is checked again under lock; 409 names each blocked person",
+        "The evacuation is not planned, or has nobody in it (`invalid_transition`); or some "
+        "members may not leave now (`departure_blocked`): `reasons` names every blocked "
+        "person, each with the rule's code (such as `consent_missing`, `unaccompanied_child`). "
+        "Nothing changed.",
     )
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/arrive")
 class ArriveEvacuation(Resource):
-    post = _step("arrive", "Arrive: members evacuated, emptied households evacuated")
+    post = _step(
+        "arrive",
+        "arriveEvacuation",
+        "Arrive: members evacuated, emptied households evacuated",
+        "The evacuation has not departed (`invalid_transition`).",
+    )
 
 
 @blp.route("/evacuations/<uuid:evacuation_id>/cancel")
 class CancelEvacuation(Resource):
-    post = _step("cancel", "Cancel a planned evacuation")
+    post = _step(
+        "cancel",
+        "cancelEvacuation",
+        "Cancel a planned evacuation",
+        "The evacuation is not planned any more (`invalid_transition`).",
+    )

@@ -12,6 +12,7 @@ Functions flush; the request commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import sqlalchemy as sa
@@ -111,7 +112,8 @@ def plan_evacuation(actor: User, data: dict) -> Evacuation:
     evacuation = Evacuation(
         id=ensure_new_id(Evacuation, data.get("id")),
         team_id=data["team_id"],
-        planned_departure=data["planned_departure"],
+        # in UTC, as it is stored: the answer shows what a later GET shows (and its ETag)
+        planned_departure=data["planned_departure"].astimezone(dt.UTC),
         mode=data["mode"],
         meeting_point=data["meeting_point"].strip(),
         route_notes=data.get("route_notes"),

@@ -24,7 +24,7 @@ from app.auth.permissions import (
     require_team,
 )
 from app.db import ensure_new_id, utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import (
     ADULT_AGE,
@@ -277,8 +277,8 @@ def change_household_status(
     household outside the actor's scope. Closing takes one of ``CLOSE_REASONS`` and an
     optional note (personal: the audit trail names it, never its words); re-opening clears
     both. ``evacuated`` is reached only with ``cause="arrival"``, from the evacuation step.
-    The row is locked (then ``precondition``, e.g. an If-Match check, sees it), its version
-    bumps (a new ETag), and the household's timeline says who moved it from what to what,
+    The row is locked (then ``precondition``, e.g. an If-Match check, sees it), it changes
+    (and so does its ETag), and the household's timeline says who moved it from what to what,
     and why; the audit event comes from the flush. Moved at a person's request, the
     household is the answer: a look at it is recorded too.
     """
@@ -479,22 +479,24 @@ def add_member(actor: User, household: Household, data: dict) -> Person:
     return _saw_person(actor, person, "add_member")
 
 
-def update_person(actor: User, person: Person, changes: dict) -> Person:
+def update_person(
+    actor: User,
+    person: Person,
+    changes: dict,
+    *,
+    precondition: Callable[[Person], None] | None = None,
+) -> Person:
     """Change a person's record, under their lock (see ``lock_persons``): recorded deceased
-    or missing, the children whose links follow them are locked with them, in one call."""
+    or missing, the children whose links follow them are locked with them, in one call.
+    ``precondition`` (the If-Match check) sees the person as the lock found them."""
     require_household(actor, person.household_id, what="person")
     db.session.flush()  # the caller's own pending changes are not someone else's
-    seen = person.version
     if changes.get("status") in LOST_STATUSES:
         _lock_guardian_and_children(person.id)
     else:
         lock_persons([person.id])
-    if person.version != seen:
-        # changed between the caller's look (its If-Match check) and the lock
-        raise PreconditionFailed(
-            f"This resource is at version {person.version}; fetch it again and retry.",
-            headers={"ETag": f'"{person.version}"'},
-        )
+    if precondition is not None:
+        precondition(person)
     if person.status == "evacuated" and changes.get("status", "evacuated") != "evacuated":
         raise Conflict(
             "This person has been evacuated; their status no longer changes here.",

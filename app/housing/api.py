@@ -8,23 +8,22 @@ from functools import partial
 from flask import current_app
 
 from app.auth.access import CASE_ROLES, COORDINATOR, current_actor, roles
+from app.etags import require_if_match
 from app.households.service import get_household, household_scope
 from app.housing import service
 from app.housing.models import HousingOffer, HousingProposal
 from app.housing.schemas import (
+    HOUSING_OFFER_EXAMPLE,
     DeclineSchema,
     HousingOfferQueryArgsSchema,
     HousingOfferSchema,
     HousingOfferUpdateSchema,
-    PhotoFileSchema,
     PhotoSchema,
     PhotoUploadSchema,
     ProposalSchema,
     WithdrawSchema,
 )
 from app.http import (
-    IDEMPOTENCY_KEY_PARAMETER,
-    IF_MATCH_PARAMETER,
     Blueprint,
     EmptySchema,
     PageArgsSchema,
@@ -32,8 +31,6 @@ from app.http import (
     accepts_media,
     page_of,
     paginate,
-    require_if_match,
-    with_etag,
 )
 from app.idempotency.service import idempotent
 
@@ -51,7 +48,9 @@ IMAGE_RESPONSE = {
 @blp.route("/housing-offers")
 class Offers(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listHousingOffers")
     @blp.arguments(HousingOfferQueryArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(HousingOfferSchema))
     def get(self, args):
         """Housing offers, newest first"""
@@ -67,55 +66,75 @@ class Offers(Resource):
 
     @roles(COORDINATOR)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @blp.arguments(HousingOfferSchema)
+    @blp.doc(operationId="createHousingOffer")
+    @blp.arguments(HousingOfferSchema, example=HOUSING_OFFER_EXAMPLE)
+    @blp.etag
     @blp.response(201, HousingOfferSchema)
     def post(self, data):
         """Offer housing (coordinators)"""
         offer = service.create_offer(current_actor(), data)
-        return with_etag(offer, 201, {"Location": f"/api/v1/housing-offers/{offer.id}"})
+        return offer, 201, {"Location": f"/api/v1/housing-offers/{offer.id}"}
 
 
 @blp.route("/housing-offers/<uuid:offer_id>")
 class OfferById(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="getHousingOffer")
+    @blp.etag
     @blp.response(200, HousingOfferSchema)
     def get(self, offer_id: uuid.UUID):
         """One housing offer with its photos"""
-        return with_etag(service.read_offer(offer_id))
+        return service.read_offer(offer_id)
 
     @roles(COORDINATOR)
-    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.doc(operationId="updateHousingOffer")
     @blp.arguments(HousingOfferUpdateSchema)
+    @blp.etag
     @blp.response(200, HousingOfferSchema)
+    @blp.alt_response(
+        409,
+        description="The offer is withdrawn or occupied and no longer changes, or families have "
+        "accepted it so it cannot be withdrawn (`invalid_transition`); or accepted proposals "
+        "hold more places than the new capacity (`capacity_exceeded`).",
+    )
     def patch(self, changes, offer_id: uuid.UUID):
         """Change an offer, or withdraw it with {"status": "withdrawn"}"""
         offer = service.get_offer(offer_id, for_update=True)
-        require_if_match(offer)
-        return with_etag(service.update_offer(current_actor(), offer, changes))
+        require_if_match(offer, HousingOfferSchema)
+        return service.update_offer(current_actor(), offer, changes)
 
 
 @blp.route("/housing-offers/<uuid:offer_id>/photos")
 class OfferPhotos(Resource):
     @roles(COORDINATOR)
+    @blp.doc(operationId="uploadOfferPhoto")
     @idempotent
     @accepts_media("multipart/form-data", max_bytes_setting="PHOTO_MAX_BYTES")
-    @blp.arguments(PhotoUploadSchema, location="form")
-    @blp.arguments(PhotoFileSchema, location="files")
+    @blp.arguments(PhotoUploadSchema, location="multipart")
+    @blp.etag
     @blp.response(201, PhotoSchema)
-    @blp.alt_response(413, description="The photo or its dimensions are too large")
-    @blp.alt_response(415, description="Not a JPEG, PNG or WebP image")
-    def post(self, form, files, offer_id: uuid.UUID):
+    @blp.alt_response(409, description="The offer is withdrawn (`invalid_transition`).")
+    @blp.alt_response(
+        413,
+        description="The photo is larger than PHOTO_MAX_BYTES, or its dimensions are too large "
+        "(`image_too_large`).",
+    )
+    @blp.alt_response(
+        415,
+        description="Not a JPEG, PNG or WebP image, or a damaged one (`unsupported_image`).",
+    )
+    def post(self, upload, offer_id: uuid.UUID):
         """Upload a photo (multipart: file, caption); metadata such as GPS is stripped"""
         service.get_offer(offer_id)  # 404 before reading a large body
-        raw = files["file"].read(current_app.config["PHOTO_MAX_BYTES"] + 1)
-        photo = service.add_photo(current_actor(), offer_id, raw, form.get("caption"))
+        raw = upload["file"].read(current_app.config["PHOTO_MAX_BYTES"] + 1)
+        photo = service.add_photo(current_actor(), offer_id, raw, upload.get("caption"))
         return photo, 201, {"Location": f"/api/v1/housing-offers/{offer_id}/photos/{photo.id}"}
 
 
 @blp.route("/housing-offers/<uuid:offer_id>/photos/<uuid:photo_id>")
 class OfferPhoto(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="downloadOfferPhoto")
     @blp.doc(responses={"200": IMAGE_RESPONSE})
     def get(self, offer_id: uuid.UUID, photo_id: uuid.UUID):
         """The photo itself, for showing a family on a tablet"""
@@ -126,6 +145,7 @@ class OfferPhoto(Resource):
         return response
 
     @roles(COORDINATOR)
+    @blp.doc(operationId="deleteOfferPhoto")
     @blp.response(204)
     def delete(self, offer_id: uuid.UUID, photo_id: uuid.UUID):
         """Delete a photo"""
@@ -136,7 +156,9 @@ class OfferPhoto(Resource):
 @blp.route("/households/<uuid:household_id>/housing-matches")
 class Matches(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listHousingMatches")
     @blp.arguments(PageArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(HousingOfferSchema))
     def get(self, args, household_id: uuid.UUID):
         """Available offers that fit the household, best first"""
@@ -155,7 +177,9 @@ class Matches(Resource):
 @blp.route("/households/<uuid:household_id>/housing-proposals")
 class Proposals(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listHousingProposals")
     @blp.arguments(PageArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(ProposalSchema))
     def get(self, args, household_id: uuid.UUID):
         """The offers proposed to a household"""
@@ -171,14 +195,22 @@ class Proposals(Resource):
 
     @roles(*CASE_ROLES)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.doc(operationId="proposeHousing")
     @blp.arguments(ProposalSchema)
+    @blp.etag
     @blp.response(201, ProposalSchema)
+    @blp.alt_response(
+        409,
+        description="The offer is not available (`offer_unavailable`), or is proposed to the "
+        "household already (`duplicate`).",
+    )
     def post(self, data, household_id: uuid.UUID):
         """Propose an offer to a household"""
         actor = current_actor()
         household = get_household(actor, household_id, for_update=True)
-        return service.propose(actor, household, data), 201
+        proposal = service.propose(actor, household, data)
+        # a proposal has no page of its own: the household's list of them
+        return proposal, 201, {"Location": f"/api/v1/households/{household_id}/housing-proposals"}
 
 
 def _proposal(proposal_id: uuid.UUID):
@@ -188,9 +220,15 @@ def _proposal(proposal_id: uuid.UUID):
 @blp.route("/housing-proposals/<uuid:proposal_id>/show")
 class ShowProposal(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="showProposal")
     @idempotent
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
+    @blp.etag
     @blp.response(200, ProposalSchema)
+    @blp.alt_response(
+        409,
+        description="The proposal is no longer `proposed` (`invalid_transition`).",
+    )
     def post(self, _data, proposal_id: uuid.UUID):
         """The family has seen the offer (photos on the tablet)"""
         return service.show_proposal(current_actor(), _proposal(proposal_id))
@@ -199,9 +237,18 @@ class ShowProposal(Resource):
 @blp.route("/housing-proposals/<uuid:proposal_id>/accept")
 class AcceptProposal(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="acceptProposal")
     @idempotent
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
+    @blp.etag
     @blp.response(200, ProposalSchema)
+    @blp.alt_response(
+        409,
+        description="The proposal can no longer be accepted, the household has accepted another "
+        "offer, or nobody in it is present (`invalid_transition`); the offer is not available "
+        "(`offer_unavailable`); or it has fewer free places than the household has present "
+        "members (`capacity_exceeded`).",
+    )
     def post(self, _data, proposal_id: uuid.UUID):
         """The family accepts: their present members take places (409 capacity_exceeded)"""
         return service.accept_proposal(current_actor(), _proposal(proposal_id))
@@ -210,9 +257,15 @@ class AcceptProposal(Resource):
 @blp.route("/housing-proposals/<uuid:proposal_id>/decline")
 class DeclineProposal(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="declineProposal")
     @idempotent
     @blp.arguments(DeclineSchema)
+    @blp.etag
     @blp.response(200, ProposalSchema)
+    @blp.alt_response(
+        409,
+        description="The proposal is declined or withdrawn already (`invalid_transition`).",
+    )
     def post(self, data, proposal_id: uuid.UUID):
         """The family declines, with the reason; accepted places are given back"""
         return service.decline_proposal(current_actor(), _proposal(proposal_id), data["reason"])
@@ -221,9 +274,15 @@ class DeclineProposal(Resource):
 @blp.route("/housing-proposals/<uuid:proposal_id>/withdraw")
 class WithdrawProposal(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="withdrawProposal")
     @idempotent
-    @blp.arguments(WithdrawSchema)
+    @blp.arguments(WithdrawSchema, required=False)
+    @blp.etag
     @blp.response(200, ProposalSchema)
+    @blp.alt_response(
+        409,
+        description="The proposal is declined or withdrawn already (`invalid_transition`).",
+    )
     def post(self, data, proposal_id: uuid.UUID):
         """Withdraw a proposal; accepted places are given back"""
         return service.withdraw_proposal(

@@ -176,4 +176,5 @@ def idempotent(view):
             raise
         return response
 
+    wrapper._idempotent = True  # the document shows Idempotency-Key (app/openapi.py)
     return wrapper

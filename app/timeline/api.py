@@ -17,7 +17,9 @@ blp = Blueprint("timeline", __name__, url_prefix="/api/v1", description="Househo
 @blp.route("/households/<uuid:household_id>/timeline")
 class Timeline(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listHouseholdTimeline")
     @blp.arguments(PageArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(TimelineEntrySchema))
     def get(self, args, household_id: uuid.UUID):
         """Visits, consents, reviews, revocations, guardianship and status changes, oldest first"""

@@ -1,20 +1,47 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from app.timeline.models import KINDS
 
 
 class TimelineEntrySchema(ma.Schema):
-    id = fields.UUID()
-    household_id = fields.UUID()
-    occurred_at = fields.AwareDateTime(metadata={"description": "When it happened"})
-    kind = fields.String(metadata={"description": ", ".join(KINDS)})
-    entity_type = fields.String(
-        metadata={"description": "visit, consent, guardianship or household"}
+    """One thing that happened to a household's case, for the team's next visit. Codes and
+    ids only, never names or free text."""
+
+    id = fields.UUID(metadata={"description": "The entry's id"})
+    household_id = fields.UUID(metadata={"description": "The household whose case it is"})
+    occurred_at = fields.AwareDateTime(
+        metadata={
+            "description": "When it happened (UTC): a visit's device time, a consent's given"
+            " time, otherwise the time of the change"
+        }
     )
-    entity_id = fields.UUID()
-    person_id = fields.UUID(allow_none=True)
-    actor_id = fields.UUID(allow_none=True, metadata={"description": "Who did it"})
-    details = fields.Dict(keys=fields.String(), values=fields.Raw())
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "What happened"})
+    entity_type = fields.String(
+        metadata={
+            "description": "The kind of record it is about: visit, consent, guardianship or"
+            " household"
+        }
+    )
+    entity_id = fields.UUID(metadata={"description": "The record it is about"})
+    person_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "The person it concerns (a consent's subject, a guardianship's"
+            " child); null when it concerns the household"
+        },
+    )
+    actor_id = fields.UUID(
+        allow_none=True, metadata={"description": "Who did it (a user's id); null: the system"}
+    )
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={
+            "description": "Codes by kind: a visit's `outcome`; a consent's `basis`,"
+            " `decision`, `review_status`; a link's `relationship` and `legal_status` (or"
+            " `before` and `after`); a status change's `from`, `to`, `cause` and `reason`"
+        },
+    )

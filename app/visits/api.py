@@ -7,7 +7,6 @@ import uuid
 from app.auth.access import CASE_ROLES, current_actor, roles
 from app.households.service import get_household
 from app.http import (
-    IDEMPOTENCY_KEY_PARAMETER,
     Blueprint,
     PageArgsSchema,
     Resource,
@@ -17,7 +16,7 @@ from app.http import (
 from app.idempotency.service import idempotent
 from app.visits import service
 from app.visits.models import Visit
-from app.visits.schemas import VisitSchema
+from app.visits.schemas import VISIT_EXAMPLE, VisitSchema
 
 blp = Blueprint("visits", __name__, url_prefix="/api/v1", description="Visits to households")
 
@@ -25,7 +24,9 @@ blp = Blueprint("visits", __name__, url_prefix="/api/v1", description="Visits to
 @blp.route("/households/<uuid:household_id>/visits")
 class Visits(Resource):
     @roles(*CASE_ROLES)
+    @blp.doc(operationId="listVisits")
     @blp.arguments(PageArgsSchema, location="query")
+    @blp.etag
     @blp.response(200, page_of(VisitSchema))
     def get(self, args, household_id: uuid.UUID):
         """A household's visits, latest first"""
@@ -42,8 +43,9 @@ class Visits(Resource):
 
     @roles(*CASE_ROLES)
     @idempotent
-    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
-    @blp.arguments(VisitSchema)
+    @blp.doc(operationId="logVisit")
+    @blp.arguments(VisitSchema, example=VISIT_EXAMPLE)
+    @blp.etag
     @blp.response(201, VisitSchema)
     def post(self, data, household_id: uuid.UUID):
         """Log a visit (the device's time; may be hours old when logged offline)"""

@@ -18,6 +18,7 @@ from app.audit import checkpoints
 from app.audit.checkpoints import append_line, is_authentic, parse_checkpoints
 from app.audit.models import AuditEvent
 from app.extensions import db
+from tests.http_helpers import etag_of
 
 TABLE = AuditEvent.__table__
 
@@ -46,18 +47,21 @@ def household(make_household, team):
 
 @pytest.fixture
 def patch_household(as_field_worker, household):
-    """``patch_household()``: one PATCH, one audit event in one commit; its request id."""
-    versions = itertools.count(1)
+    """``patch_household()``: one PATCH, one audit event in one commit; its request id.
+    Each PATCH sends the ETag the one before it answered with (the first: read now)."""
+    url = f"/api/v1/households/{household.id}"
+    etag = {"current": etag_of(as_field_worker, url)}
     priorities = itertools.cycle(("high", "urgent", "normal"))
 
     def patch() -> str:
         request_id = f"checkpoint-test-{uuid.uuid4().hex[:12]}"
         response = as_field_worker.patch(
-            f"/api/v1/households/{household.id}",
+            url,
             json={"priority": next(priorities)},
-            headers={"If-Match": f'"{next(versions)}"', "X-Request-ID": request_id},
+            headers={"If-Match": etag["current"], "X-Request-ID": request_id},
         )
         assert response.status_code == 200, response.get_json()
+        etag["current"] = response.headers["ETag"]
         return request_id
 
     return patch

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from tests.http_helpers import etag_of
 
 OFFERS = "/api/v1/housing-offers"
 
@@ -31,6 +32,15 @@ def matches_url(household) -> str:
 def action_url(proposal, action: str) -> str:
     proposal_id = proposal if isinstance(proposal, str) else proposal.id
     return f"/api/v1/housing-proposals/{proposal_id}/{action}"
+
+
+def withdraw(api, offer):
+    """Withdraw ``offer`` through the API as ``api``, with the ETag it has now."""
+    url = offer_url(offer)
+    headers = {"If-Match": etag_of(api, url)}
+    response = api.patch(url, json={"status": "withdrawn"}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response
 
 
 def stored_offer(app, offer) -> HousingOffer:

@@ -18,6 +18,7 @@ from app.auth.models import FIELD_WORKER
 from app.extensions import db
 from app.housing.models import HousingOffer, HousingProposal
 from tests.housing.helpers import action_url
+from tests.http_helpers import etag_of
 
 ROUNDS = 3
 
@@ -269,7 +270,8 @@ def test_withdrawing_the_offer_while_families_accept(
     app, tokens, login, coordinator, make_offer, make_household, make_person, make_proposal
 ):
     """The coordinator withdraws the offer as families accept it: one side wins cleanly."""
-    boss = login(coordinator).token
+    session = login(coordinator)
+    boss = session.token
     for _ in range(ROUNDS * 2):
         offer = make_offer(capacity=4)
         proposals = []
@@ -277,17 +279,13 @@ def test_withdrawing_the_offer_while_families_accept(
             household = make_household()
             make_person(household)
             proposals.append(make_proposal(household, offer))
+        url = f"/api/v1/housing-offers/{offer.id}"
+        if_match = {"If-Match": etag_of(session, url)}
 
         answers = at_once(
             app,
             [
-                (
-                    boss,
-                    f"/api/v1/housing-offers/{offer.id}",
-                    {"status": "withdrawn"},
-                    "patch",
-                    {"If-Match": '"1"'},
-                ),
+                (boss, url, {"status": "withdrawn"}, "patch", if_match),
                 *[
                     (t, action_url(p, "accept"), {})
                     for t, p in zip(tokens[:2], proposals, strict=True)

@@ -20,6 +20,7 @@ from tests.housing.helpers import (
     proposals_url,
     stored_offer,
     stored_proposal,
+    withdraw,
 )
 
 
@@ -57,9 +58,7 @@ def test_matches_need_room_for_present_members(
     accepted = make_proposal(neighbours, partly_taken)
     assert as_coordinator.post(action_url(accepted, "accept"), json={}).status_code == 200
     withdrawn = make_offer(title="Withdrawn", capacity=6)
-    as_coordinator.patch(
-        offer_url(withdrawn), json={"status": "withdrawn"}, headers={"If-Match": '"1"'}
-    )
+    withdraw(as_coordinator, withdrawn)
     full = make_offer(title="Full", capacity=3)
     filling = make_proposal(family(make_household, make_person, 3), full)
     assert as_coordinator.post(action_url(filling, "accept"), json={}).status_code == 200
@@ -204,9 +203,7 @@ def test_proposing_withdrawn_or_reserved_offer_is_409(
 ):
     household = family(make_household, make_person, 1)
     withdrawn = make_offer(title="Withdrawn")
-    as_coordinator.patch(
-        offer_url(withdrawn), json={"status": "withdrawn"}, headers={"If-Match": '"1"'}
-    )
+    withdraw(as_coordinator, withdrawn)
     reserved = make_offer(title="Reserved", capacity=2)
     neighbours = family(make_household, make_person, 2)
     accepted = make_proposal(neighbours, reserved)
@@ -469,9 +466,7 @@ def test_accepting_a_proposal_of_a_withdrawn_offer_is_409(
     household = family(make_household, make_person, 1)
     offer = make_offer()
     proposal = make_proposal(household, offer)
-    as_coordinator.patch(
-        offer_url(offer), json={"status": "withdrawn"}, headers={"If-Match": '"1"'}
-    )
+    withdraw(as_coordinator, offer)
 
     response = as_field_worker.post(action_url(proposal, "accept"), json={})
 

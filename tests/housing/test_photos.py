@@ -11,7 +11,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from tests.conftest import png_bytes
-from tests.housing.helpers import code, offer_url, photos_url, stored_photos, upload
+from tests.housing.helpers import (
+    code,
+    offer_url,
+    photos_url,
+    stored_photos,
+    upload,
+    withdraw,
+)
 
 GPS = {1: "N", 2: (50.0, 27.0, 0.0), 3: "E", 4: (30.0, 31.0, 0.0)}
 
@@ -332,9 +339,7 @@ def test_upload_to_unknown_offer_is_404(as_coordinator, app):
 
 
 def test_upload_to_withdrawn_offer_is_409(as_coordinator, offer, app):
-    as_coordinator.patch(
-        offer_url(offer), json={"status": "withdrawn"}, headers={"If-Match": '"1"'}
-    )
+    withdraw(as_coordinator, offer)
 
     response = upload(as_coordinator, offer, jpeg_with_gps())
 

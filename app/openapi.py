@@ -1,0 +1,363 @@
+"""The OpenAPI document as a contract: what each operation's code declares, written down.
+
+Field tablets and coordinators' tools are generated from ``/api/v1/openapi.json``, so every
+operation states, from what its view declares rather than from words copied by hand:
+
+* who may call it: ``x-roles`` and a sentence in its description, from ``@roles`` or
+  ``@public`` (app/auth/access.py); a public operation has ``security: []``;
+* the problems it may answer, each an RFC 9457 problem (``application/problem+json``): 401
+  and 403 when it needs a token, 404 when its path names a record, 400, 413 and 415 when it
+  takes a body, 422 when it takes arguments, 409 when it takes a client-chosen ``id`` or an
+  ``Idempotency-Key``, 503 when it reads the database (every operation that needs a token;
+  a public one that does declares its own 503). A refusal a view declares itself
+  (``@blp.alt_response(409, description=...)``: when the rule says no, and which codes and
+  ``reasons`` come back) gets the problem schema and is merged with these;
+* its headers: ``X-Request-ID`` on every request and answer, ``Idempotency-Key`` and
+  ``Idempotent-Replayed`` where ``@idempotent`` applies, ``Location`` on every 201,
+  ``Retry-After`` on every 429 and 503 and on the in-flight 409.
+
+``Blueprint.add_url_rule`` (app/http.py) notes what a view declares (``record_contract``);
+``document_contract``, one of the Blueprint's documentation callbacks, writes it into the
+operation when the document is built. The shared parts are ``components`` (responses,
+headers, parameters), registered by ``register_components``, so the document stays small.
+ETag, If-Match and If-None-Match are documented by flask-smorest's ``@blp.etag`` (see
+app/etags.py), not here.
+"""
+
+from __future__ import annotations
+
+import http
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_smorest.utils import deepupdate, prepare_response, resolve_schema_instance
+
+from app.errors import PROBLEM_MEDIA_TYPE
+
+#: A variable in a Flask rule (``<uuid:household_id>``): the path names a record.
+_PATH_VARIABLE = re.compile(r"<[^<>]+>")
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "This request's id: the X-Request-ID you sent when it was a valid "
+        "one, else one the server chose. Every log line and audit event of the request "
+        "carries it; quote it when you report a problem.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "Where what was created can be read: the record itself, or, for a "
+        "team, a visit or a proposal, the list it was added to; for an evacuation's member, "
+        "the evacuation; for a token, `/api/v1/auth/tokens/current` (where it is revoked).",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key: nothing was done again. Absent from a first answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+def _parameters(idempotency_ttl_hours: int) -> dict[str, dict[str, Any]]:
+    from app.logs import REQUEST_ID  # app.logs reaches the audit service: not at import
+
+    return {
+        "X-Request-ID": {
+            "name": "X-Request-ID",
+            "required": False,
+            "description": "Your own id for this request, to find it in the server's logs "
+            "and audit trail: 1 to 64 letters, digits, `.`, `_`, `:` or `-`. Any other "
+            "value is replaced by an id the server chooses. The answer's X-Request-ID "
+            "header carries the id used.",
+            "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
+        },
+        "Idempotency-Key": {
+            "name": "Idempotency-Key",
+            "required": False,
+            "description": "A key you choose for this request (1 to 255 characters; a "
+            "random UUID serves well), so that a retry after a lost answer does not do it "
+            f"twice: within {idempotency_ttl_hours} hours, the same key with the same "
+            "request replays the first answer (with `Idempotent-Replayed: true`). The same "
+            "key with another request, or after your role or team changed, is 422 "
+            "`idempotency_key_reused`; while the first is still being processed, 409 "
+            "`request_in_flight`.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem answer shared by many operations: ``components.responses[name]``."""
+
+    status: int
+    description: str
+    headers: tuple[str, ...] = ()
+
+
+def _status_name(status: int) -> str:
+    """flask-smorest names a status's response component by ``HTTPStatus.name``."""
+    return http.HTTPStatus(status).name
+
+
+PROBLEMS: dict[str, Problem] = {
+    _status_name(400): Problem(
+        400, "The body cannot be read: not valid JSON, or nested too deeply (`malformed_body`)."
+    ),
+    "INVALID_IDEMPOTENCY_KEY": Problem(
+        400,
+        "The Idempotency-Key is blank or longer than 255 characters (`invalid_idempotency_key`).",
+    ),
+    _status_name(401): Problem(
+        401,
+        "No bearer token, or one that is unknown, expired or revoked, or whose account is "
+        "disabled (`unauthorized`, `invalid_token`): log in again.",
+    ),
+    _status_name(403): Problem(
+        403,
+        "Your role may not do this (`role_forbidden`), or the rules leave this case to "
+        "someone else (such as `coordinator_required`, `four_eyes`).",
+    ),
+    _status_name(404): Problem(
+        404,
+        "Nothing with this id, or nothing you may see: a case outside your scope is not "
+        "found either (`not_found`).",
+    ),
+    "DUPLICATE_ID": Problem(
+        409,
+        "The client-chosen `id` is taken (`duplicate_id`): the record was created before, "
+        "or the id is another's.",
+    ),
+    "REQUEST_IN_FLIGHT": Problem(
+        409,
+        "A request with this Idempotency-Key is still being processed "
+        "(`request_in_flight`): retry after Retry-After seconds.",
+        ("Retry-After",),
+    ),
+    _status_name(413): Problem(413, "The body is larger than the server takes."),
+    _status_name(415): Problem(
+        415,
+        "The body is not of a media type this operation takes (see its request body) "
+        "(`unsupported_media_type`).",
+    ),
+    _status_name(422): Problem(
+        422,
+        "Some fields are invalid (`validation_failed`): `errors` names each field, unknown "
+        "ones included, with its messages.",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": Problem(
+        422,
+        "The Idempotency-Key was used for another request, or before your role or team "
+        "changed (`idempotency_key_reused`): use a new key.",
+    ),
+    _status_name(429): Problem(
+        429,
+        "Too many requests (`too_many_requests`): retry after Retry-After seconds.",
+        ("Retry-After",),
+    ),
+    _status_name(503): Problem(
+        503,
+        "The database cannot serve right now (`database_unavailable`); nothing was changed: "
+        "retry after Retry-After seconds.",
+        ("Retry-After",),
+    ),
+}
+DEFAULT_PROBLEM = "Any other problem, such as 500 `internal_error` (nothing was changed)."
+
+
+def _problem_response(description: str, headers: tuple[str, ...], schema: Any) -> dict:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        "headers": {name: name for name in ("X-Request-ID", *headers)},
+    }
+
+
+def register_components(
+    spec: Any, error_schema: Any, default_name: str, *, idempotency_ttl_hours: int
+) -> None:
+    """The shared headers, header parameters and problem answers, each registered lazily
+    (the document shows those its operations use). Every status has its component, as
+    flask-smorest expects (it names them ``UNPROCESSABLE_ENTITY``, ``NOT_MODIFIED``, ...)."""
+    for name, header in HEADERS.items():  # first: the responses below refer to them
+        spec.components.header(name, header, lazy=True)
+    for name, parameter in _parameters(idempotency_ttl_hours).items():
+        spec.components.parameter(name, "header", parameter, lazy=True)
+    for status in http.HTTPStatus:
+        if status.name in PROBLEMS:
+            continue
+        response: dict = {
+            "description": status.phrase,
+            "headers": {"X-Request-ID": "X-Request-ID"},
+        }
+        if not (100 <= status < 200) and status not in (204, 304):
+            response["schema"] = error_schema
+        prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
+        spec.components.response(status.name, response, lazy=True)
+    for name, problem in PROBLEMS.items():
+        response = _problem_response(problem.description, problem.headers, error_schema)
+        spec.components.response(name, response, lazy=True)
+    default = _problem_response(DEFAULT_PROBLEM, (), error_schema)
+    spec.components.response(default_name, default, lazy=True)
+
+
+# --- per operation -------------------------------------------------------------------------
+
+
+def record_contract(endpoint_docs: dict, view: Any, rule: str) -> None:
+    """Note, on each operation of a route, what its view method declares: who may call it
+    (``_access``, as ``access_policy`` reads it), whether it is ``@idempotent``, and whether
+    its path names a record. ``endpoint_docs`` is the Blueprint's ``_docs[endpoint]``."""
+    for method, doc in endpoint_docs.items():
+        if method == "parameters":  # the route's own parameters, not an operation
+            continue
+        function = getattr(view, method) if isinstance(view, type) else view
+        access = getattr(function, "_access", None)
+        doc["contract"] = {
+            "access": access if access is None or isinstance(access, str) else set(access),
+            "idempotent": bool(getattr(function, "_idempotent", False)),
+            "path_parameters": bool(_PATH_VARIABLE.search(rule)),
+        }
+
+
+def _fold_manual_doc(doc: dict, doc_info: dict) -> None:
+    """Take ``@blp.doc(responses=..., parameters=...)`` in now, as flask-smorest would later
+    (where its list of parameters would replace, not join, the ones documented here)."""
+    manual = doc_info.get("manual_doc", {})
+    responses = {str(code): response for code, response in doc.get("responses", {}).items()}
+    for code, response in manual.pop("responses", {}).items():
+        responses[str(code)] = deepupdate(responses.get(str(code), {}), response)
+    doc["responses"] = responses
+    if "parameters" in manual:
+        doc["parameters"] = [*doc.get("parameters", []), *manual.pop("parameters")]
+
+
+def _describe_access(doc: dict, doc_info: dict, access: Any) -> None:
+    from app.auth.access import PUBLIC
+    from app.auth.models import ROLES
+    from app.auth.permissions import ROLE_LABELS
+
+    if access == PUBLIC:
+        doc["x-roles"] = []
+        doc["security"] = []
+        sentence = "Public: no token needed."
+    elif access:
+        allowed = [role for role in ROLES if role in access]
+        doc["x-roles"] = allowed
+        labels = [ROLE_LABELS[role].split(" ", 1)[1] for role in allowed]
+        sentence = f"Roles: {', '.join(labels)}."
+    else:
+        doc["x-roles"] = []
+        sentence = "Roles: none; every caller is refused."
+    docstring = doc_info.setdefault("docstring", {})
+    before = docstring.get("description")
+    docstring["description"] = f"{before}\n\n{sentence}" if before else sentence
+
+
+def _takes_client_id(request_body: Mapping | None) -> bool:
+    """Whether the body may name the new record's ``id`` (409 ``duplicate_id`` when taken)."""
+    for media in (request_body or {}).get("content", {}).values():
+        schema = media.get("schema")
+        if schema is None or isinstance(schema, Mapping | str):  # already a reference
+            continue
+        if "id" in resolve_schema_instance(schema).load_fields:
+            return True
+    return False
+
+
+def _problems(doc: dict, doc_info: dict, contract: dict) -> dict[int, list[str]]:
+    """The shared problems this operation may answer, by status."""
+    from app.auth.access import PUBLIC
+
+    wanted: dict[int, list[str]] = defaultdict(list)
+    if contract["access"] != PUBLIC:
+        wanted[401].append(_status_name(401))
+        wanted[403].append(_status_name(403))
+    if contract["path_parameters"]:
+        wanted[404].append(_status_name(404))
+    if "requestBody" in doc:
+        for status in (400, 413, 415):
+            wanted[status].append(_status_name(status))
+    if doc_info.get("arguments"):
+        wanted[422].append(_status_name(422))
+    if _takes_client_id(doc.get("requestBody")):
+        wanted[409].append("DUPLICATE_ID")
+    if contract["idempotent"]:
+        wanted[400].append("INVALID_IDEMPOTENCY_KEY")
+        wanted[409].append("REQUEST_IN_FLIGHT")
+        wanted[422].append("IDEMPOTENCY_KEY_REUSED")
+    if contract["access"] != PUBLIC or "503" in doc["responses"]:
+        # resolving the token reads the database; a public operation that does says so
+        wanted[503].append(_status_name(503))
+    return wanted
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _add_problem(responses: dict, status: int, names: list[str]) -> None:
+    """One answer per status: the shared component itself when it is the only one, else
+    one answer that tells every case (the operation's own first)."""
+    code = str(status)
+    own = responses.get(code)
+    if isinstance(own, str):
+        if own not in PROBLEMS:  # a component someone chose on purpose
+            return
+        names = [own, *(name for name in names if name != own)]
+        own = None
+    if own is None and len(names) == 1:
+        responses[code] = names[0]
+        return
+    merged = dict(own or {})
+    texts = [_sentence(merged["description"])] if merged.get("description") else []
+    texts += [PROBLEMS[name].description for name in names]
+    merged["description"] = " ".join(texts)
+    headers = merged.setdefault("headers", {})
+    for name in names:
+        for header in PROBLEMS[name].headers:
+            headers.setdefault(header, header)
+    responses[code] = merged
+
+
+def _complete(response: dict, code: str, contract: dict, error_schema: Any) -> None:
+    """The headers every answer of this kind carries, and the problem schema on errors."""
+    headers = response.setdefault("headers", {})
+    headers.setdefault("X-Request-ID", "X-Request-ID")
+    if code[0] in "45" and "content" not in response:
+        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": error_schema}}
+    if code in ("429", "503"):
+        headers.setdefault("Retry-After", "Retry-After")
+    if code == "201":
+        headers.setdefault("Location", "Location")
+    if contract["idempotent"] and code[0] == "2":
+        headers.setdefault("Idempotent-Replayed", "Idempotent-Replayed")
+
+
+def document_contract(doc: dict, doc_info: dict, *, api: Any, **kwargs: Any) -> dict:
+    """A Blueprint documentation callback: write what ``record_contract`` noted."""
+    contract = doc_info.get("contract")
+    if contract is None:
+        return doc
+    _fold_manual_doc(doc, doc_info)
+    _describe_access(doc, doc_info, contract["access"])
+    responses = doc["responses"]
+    for status, names in _problems(doc, doc_info, contract).items():
+        _add_problem(responses, status, names)
+    for code, response in responses.items():
+        if isinstance(response, Mapping):
+            _complete(response, code, contract, api.ERROR_SCHEMA)
+    parameters = ["X-Request-ID"]
+    if contract["idempotent"]:
+        parameters.append("Idempotency-Key")
+    doc["parameters"] = [*doc.get("parameters", []), *parameters]
+    return doc
