@@ -63,8 +63,10 @@ api = SafePassageApi(
 )
 
 #: The version of the API contract (semver), as info.version and GET /api/v1/version tell it:
-#: the major is the URL's /api/v1; a minor release adds (operations, fields, documented
-#: answers) without breaking a generated client; a patch only mends the document's text.
+#: the major is the URL's /api/v1; a minor release adds (operations, optional request
+#: fields, answer fields, documented answers) without breaking a generated client; a patch
+#: only mends the document's text. A new value in an answer's enum IS a breaking change: a
+#: generated client refuses a value it does not know (openapi-python-client raises).
 API_VERSION = "1.1.0"
 
 API_SETTINGS = {

@@ -10,9 +10,11 @@ carries the headers (Content-Encoding, Content-Length) its GET would.
 ETags. An encoded answer is other bytes, so flask-compress gives it another strong ETag
 (RFC 9110, 8.8.3): ``"abc"`` becomes ``"abc:gzip"``, and a client sends back whichever it
 received. app/etags.py compares tags without that suffix (If-Match on a PATCH passes, a
-current If-None-Match answers 304 naming the tag the client holds); for answers whose view
-compares none (the docs page's files), flask-compress evaluates If-None-Match itself on the
-encoded tag (``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``).
+current If-None-Match answers 304 naming the tag the client holds), and so does the docs
+page's file route. flask-compress's own conditional evaluation
+(``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``) is off: it would run werkzeug's
+``make_conditional`` on the encoded answer, and so answer a GET carrying a stale If-Match
+with 412 and the whole body, where If-Match means nothing to a GET here.
 
 BREACH (guessing a secret from the compressed size of answers that also reflect the
 attacker's input) needs the attacker to make the victim's client send authenticated
@@ -41,6 +43,8 @@ SETTINGS = {
     "COMPRESS_LEVEL": 6,
     # a streamed answer (a file sent as it is read) keeps its length, ETag and ranges
     "COMPRESS_STREAMS": False,
+    # app/etags.py (``not_modified``) and app/docs.py answer If-None-Match themselves
+    "COMPRESS_EVALUATE_CONDITIONAL_REQUEST": False,
 }
 
 

@@ -15,6 +15,12 @@ below overrides only those, and says why:
   (``require_if_match``), under the row lock it takes to change the row;
 * a DELETE may answer with a representation (removing an evacuation's member answers with
   the evacuation): it carries that representation's ETag, and it is not conditional.
+
+An answer stamped with the time it was computed (eligibility's ``evaluated_at``, the
+report's ``generated_at``) is never byte-equal twice, so a strong tag over it would never
+answer 304. Its view calls ``set_weak_etag``: a weak tag (``W/"..."``) over the dump without
+the stamp, saying "an equivalent representation" (RFC 9110, 8.8.1), which If-None-Match
+compares weakly and so answers 304 while the figures stand.
 """
 
 from __future__ import annotations
@@ -101,6 +107,13 @@ class RepresentationEtagMixin(EtagMixin):
             }
         return doc
 
+    def _set_etag_in_response(self, response: Any) -> None:
+        """flask-smorest's, and weak when the view asked for it (``set_weak_etag``)."""
+        super()._set_etag_in_response(response)
+        ctx = _get_etag_ctx()
+        if ctx.get("weak") and request.method in self.METHODS_ALLOWING_SET_ETAG:
+            response.set_etag(ctx["etag"], weak=True)
+
     def _check_not_modified(self, etag: str) -> None:
         """Never raise NotModified from inside the view.
 
@@ -116,11 +129,28 @@ def representation_etag(resource: Any, schema: SchemaLike) -> str:
     return EtagMixin._generate_etag(resolve_schema_instance(schema).dump(resource))
 
 
+#: The suffixes flask-compress may append to a strong ETag (``"abc"`` -> ``"abc:gzip"``).
+CODING_SUFFIXES = (":zstd", ":br", ":gzip", ":deflate")
+
+
+def set_weak_etag(resource: Any, schema: SchemaLike, *, exclude: tuple[str, ...]) -> None:
+    """Answer with a weak ETag over the dump of ``resource`` without the ``exclude`` fields
+    (a timestamp of when the answer was computed), for the view decorated with ``etag``."""
+    dumped = resolve_schema_instance(schema).dump(resource)
+    kept = {key: value for key, value in dumped.items() if key not in exclude}
+    ctx = _get_etag_ctx()
+    ctx["etag"] = EtagMixin._generate_etag(kept)
+    ctx["weak"] = True
+
+
 def _bare(tag: str) -> str:
     """A tag as we gave it out. flask-compress appends the content coding to the strong
-    ETag of a compressed answer (``"abc:gzip"``); a client sends that form back. Our tags
-    are hexadecimal hashes: whatever follows a colon is such a suffix."""
-    return tag.partition(":")[0]
+    ETag of a compressed answer (``"abc:gzip"``); a client sends that form back. Only those
+    codings are taken off: ``"abc:x"`` is another tag, and matches nothing of ours."""
+    for suffix in CODING_SUFFIXES:
+        if tag.endswith(suffix):
+            return tag[: -len(suffix)]
+    return tag
 
 
 def _matching(tags: ETags, etag: str, *, weak: bool) -> str | None:
@@ -158,7 +188,8 @@ def not_modified(response: Any) -> Any:
     """Turn a committed 200 to a GET or HEAD into 304 when If-None-Match holds its ETag.
 
     The 304 keeps the ETag (as the client sent it, coding suffix included, so a cache
-    finds what it holds) and the caching headers, and drops the body and its metadata.
+    finds what it holds; weak if the answer's was) and the caching headers, and drops the
+    body and its metadata.
     """
     if (
         request.method not in ("GET", "HEAD")
@@ -167,7 +198,7 @@ def not_modified(response: Any) -> Any:
         or not request.if_none_match
     ):
         return response
-    etag, _weak = response.get_etag()
+    etag, weak = response.get_etag()
     if etag is None:
         return response
     if request.if_none_match.star_tag:
@@ -177,7 +208,7 @@ def not_modified(response: Any) -> Any:
     if matched is None:
         return response
     response.status_code = 304
-    response.set_etag(matched)
+    response.set_etag(matched, weak=weak)
     response.set_data(b"")
     for name in ("Content-Type", "Content-Length"):
         response.headers.pop(name, None)

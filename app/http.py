@@ -9,7 +9,6 @@ import decimal
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,7 +30,7 @@ from app.errors import (
 )
 from app.etags import RepresentationEtagMixin, not_modified
 from app.extensions import db, declare_write_intent
-from app.openapi import document_contract, record_contract
+from app.openapi import RULE_VARIABLE, document_contract, record_contract
 from app.openapi_schemas import BODY_LOCATIONS, note_answer, request_schema
 
 MAX_PAGE_SIZE = 200
@@ -87,7 +86,6 @@ PATH_PARAMETERS = {
     "proposal_id": "The housing proposal's id (UUID)",
     "evacuation_id": "The evacuation's id (UUID)",
 }
-_RULE_VARIABLE = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
 
 class Blueprint(RepresentationEtagMixin, SmorestBlueprint):
@@ -136,7 +134,7 @@ class Blueprint(RepresentationEtagMixin, SmorestBlueprint):
         }
         described = [
             {"in": "path", "name": name, "description": PATH_PARAMETERS[name]}
-            for name in _RULE_VARIABLE.findall(rule)
+            for name in RULE_VARIABLE.findall(rule)
             if name in PATH_PARAMETERS and name not in given
         ]
         return super().route(rule, parameters=[*(parameters or ()), *described], **options)

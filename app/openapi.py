@@ -14,14 +14,18 @@ operation states, from what its view declares rather than from words copied by h
   ``reasons`` come back) gets the problem schema and is merged with these;
 * its headers: ``X-Request-ID`` on every request and answer, ``Idempotency-Key`` and
   ``Idempotent-Replayed`` where ``@idempotent`` applies, ``Location`` on every 201,
-  ``Retry-After`` on every 429 and 503 and on the in-flight 409.
+  ``Retry-After`` on every 429 and 503 and on the in-flight 409, ``WWW-Authenticate`` on
+  every 401;
+* 412 ``stale_version`` (with the current ETag) wherever it takes If-Match, 428
+  ``if_match_required`` where If-Match is required; the default answer names the problems
+  any write may meet (409 ``concurrent_change``, 412 ``stale_version``).
 
 ``Blueprint.add_url_rule`` (app/http.py) notes what a view declares (``record_contract``);
 ``document_contract``, one of the Blueprint's documentation callbacks, writes it into the
 operation when the document is built. The shared parts are ``components`` (responses,
 headers, parameters), registered by ``register_components``, so the document stays small.
 ETag, If-Match and If-None-Match are documented by flask-smorest's ``@blp.etag`` (see
-app/etags.py), not here.
+app/etags.py), not here; the 412 and 428 it names are the components ``PROBLEMS`` describes.
 """
 
 from __future__ import annotations
@@ -37,8 +41,20 @@ from flask_smorest.utils import deepupdate, prepare_response, resolve_schema_ins
 
 from app.errors import PROBLEM_MEDIA_TYPE
 
-#: A variable in a Flask rule (``<uuid:household_id>``): the path names a record.
-_PATH_VARIABLE = re.compile(r"<[^<>]+>")
+#: A variable in a Flask rule (``<uuid:household_id>``), its name captured: the path names
+#: a record. app/http.py describes each such path parameter by name.
+RULE_VARIABLE = re.compile(r"<(?:[^<>]*:)?(\w+)>")
+
+#: A role as the sentence "Roles: ..." of an operation's description names it.
+ROLE_NAMES = {
+    "field_worker": "field worker",
+    "coordinator": "coordinator",
+    "admin": "administrator",
+}
+
+#: The component of a response header whose name differs from the header's: flask-smorest's
+#: ETag documentation refers to ``ETAG`` (registered by app/etags.py).
+HEADER_COMPONENTS = {"ETag": "ETAG"}
 
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
@@ -63,7 +79,17 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 1},
     },
+    "WWW-Authenticate": {
+        "description": 'How to authenticate: `Bearer realm="safe-passage"`, a token from '
+        "`POST /api/v1/auth/tokens`.",
+        "schema": {"type": "string"},
+    },
 }
+
+
+def _header_refs(names: tuple[str, ...]) -> dict[str, str]:
+    """Response headers by name, each referring to its component."""
+    return {name: HEADER_COMPONENTS.get(name, name) for name in names}
 
 
 def _parameters(idempotency_ttl_hours: int) -> dict[str, dict[str, Any]]:
@@ -120,6 +146,7 @@ PROBLEMS: dict[str, Problem] = {
         401,
         "No bearer token, or one that is unknown, expired or revoked, or whose account is "
         "disabled (`unauthorized`, `invalid_token`): log in again.",
+        ("WWW-Authenticate",),
     ),
     _status_name(403): Problem(
         403,
@@ -142,6 +169,13 @@ PROBLEMS: dict[str, Problem] = {
         "(`request_in_flight`): retry after Retry-After seconds.",
         ("Retry-After",),
     ),
+    _status_name(412): Problem(
+        412,
+        "The resource has changed since the ETag you sent as If-Match (`stale_version`), "
+        "or someone changed it at the same moment: nothing was changed. The ETag header, "
+        "when present, is the current one: read the resource again, then retry.",
+        ("ETag",),
+    ),
     _status_name(413): Problem(413, "The body is larger than the server takes."),
     _status_name(415): Problem(
         415,
@@ -158,6 +192,11 @@ PROBLEMS: dict[str, Problem] = {
         "The Idempotency-Key was used for another request, or before your role or team "
         "changed (`idempotency_key_reused`): use a new key.",
     ),
+    _status_name(428): Problem(
+        428,
+        "This change needs If-Match with the ETag you last read (`if_match_required`), so "
+        "that no one's change is overwritten unseen: read the resource, then send its ETag.",
+    ),
     _status_name(429): Problem(
         429,
         "Too many requests (`too_many_requests`): retry after Retry-After seconds.",
@@ -170,14 +209,19 @@ PROBLEMS: dict[str, Problem] = {
         ("Retry-After",),
     ),
 }
-DEFAULT_PROBLEM = "Any other problem, such as 500 `internal_error` (nothing was changed)."
+DEFAULT_PROBLEM = (
+    "Any other problem; nothing was changed. Any write may answer 409 `concurrent_change` "
+    "(the database gave it up to a concurrent one: retry after Retry-After seconds) or 412 "
+    "`stale_version` (someone changed the same record at the same moment: read it again, "
+    "then retry); any operation 500 `internal_error`."
+)
 
 
 def _problem_response(description: str, headers: tuple[str, ...], schema: Any) -> dict:
     return {
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
-        "headers": {name: name for name in ("X-Request-ID", *headers)},
+        "headers": _header_refs(("X-Request-ID", *headers)),
     }
 
 
@@ -205,7 +249,7 @@ def register_components(
     for name, problem in PROBLEMS.items():
         response = _problem_response(problem.description, problem.headers, error_schema)
         spec.components.response(name, response, lazy=True)
-    default = _problem_response(DEFAULT_PROBLEM, (), error_schema)
+    default = _problem_response(DEFAULT_PROBLEM, ("Retry-After",), error_schema)
     spec.components.response(default_name, default, lazy=True)
 
 
@@ -224,7 +268,7 @@ def record_contract(endpoint_docs: dict, view: Any, rule: str) -> None:
         doc["contract"] = {
             "access": access if access is None or isinstance(access, str) else set(access),
             "idempotent": bool(getattr(function, "_idempotent", False)),
-            "path_parameters": bool(_PATH_VARIABLE.search(rule)),
+            "path_parameters": bool(RULE_VARIABLE.search(rule)),
         }
 
 
@@ -243,7 +287,6 @@ def _fold_manual_doc(doc: dict, doc_info: dict) -> None:
 def _describe_access(doc: dict, doc_info: dict, access: Any) -> None:
     from app.auth.access import PUBLIC
     from app.auth.models import ROLES
-    from app.auth.permissions import ROLE_LABELS
 
     if access == PUBLIC:
         doc["x-roles"] = []
@@ -252,8 +295,7 @@ def _describe_access(doc: dict, doc_info: dict, access: Any) -> None:
     elif access:
         allowed = [role for role in ROLES if role in access]
         doc["x-roles"] = allowed
-        labels = [ROLE_LABELS[role].split(" ", 1)[1] for role in allowed]
-        sentence = f"Roles: {', '.join(labels)}."
+        sentence = f"Roles: {', '.join(ROLE_NAMES[role] for role in allowed)}."
     else:
         doc["x-roles"] = []
         sentence = "Roles: none; every caller is refused."
@@ -294,10 +336,26 @@ def _problems(doc: dict, doc_info: dict, contract: dict) -> dict[int, list[str]]
         wanted[400].append("INVALID_IDEMPOTENCY_KEY")
         wanted[409].append("REQUEST_IN_FLIGHT")
         wanted[422].append("IDEMPOTENCY_KEY_REUSED")
-    if contract["access"] != PUBLIC or "503" in doc["responses"]:
+    for status in _if_match_statuses(doc.get("parameters", ())):
+        wanted[status].append(_status_name(status))
+    # keys are strings once _fold_manual_doc ran; an int is flask-smorest's, should it not
+    if contract["access"] != PUBLIC or {"503", 503} & doc["responses"].keys():
         # resolving the token reads the database; a public operation that does says so
         wanted[503].append(_status_name(503))
     return wanted
+
+
+def _if_match_statuses(parameters: Any) -> list[int]:
+    """412 when the operation takes If-Match, and 428 too when it requires it: the
+    ``IF_MATCH`` component of ``@blp.etag`` (whose 412 and 428 flask-smorest documents
+    already, by these names), or one the view documents itself (app/etags.py's
+    ``OPTIONAL_IF_MATCH``: 412 when sent, never 428)."""
+    for parameter in parameters:
+        if parameter == "IF_MATCH":
+            return [412, 428]
+        if isinstance(parameter, Mapping) and parameter.get("name") == "If-Match":
+            return [412, 428] if parameter.get("required") else [412]
+    return []
 
 
 def _sentence(text: str) -> str:
@@ -324,8 +382,8 @@ def _add_problem(responses: dict, status: int, names: list[str]) -> None:
     merged["description"] = " ".join(texts)
     headers = merged.setdefault("headers", {})
     for name in names:
-        for header in PROBLEMS[name].headers:
-            headers.setdefault(header, header)
+        for header, component in _header_refs(PROBLEMS[name].headers).items():
+            headers.setdefault(header, component)
     responses[code] = merged
 
 
@@ -337,6 +395,8 @@ def _complete(response: dict, code: str, contract: dict, error_schema: Any) -> N
         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": error_schema}}
     if code in ("429", "503"):
         headers.setdefault("Retry-After", "Retry-After")
+    if code == "401":
+        headers.setdefault("WWW-Authenticate", "WWW-Authenticate")
     if code == "201":
         headers.setdefault("Location", "Location")
     if contract["idempotent"] and code[0] == "2":

@@ -13,6 +13,9 @@ a client set what the server refuses, nor leave unsure what an answer always car
 * **An answer lists what it always carries as required.** Marshmallow dumps every field of
   an object, null when it has no value; a field an answer may leave out (a problem's
   ``detail``, ``errors`` and ``reasons``) says so with ``metadata={MAY_BE_ABSENT: True}``.
+* **An answer is open, a request closed.** A request body keeps apispec's
+  ``additionalProperties: false`` (its schema refuses unknown fields: 422), an answer drops
+  it: a minor release may add fields to an answer, which a generated client must take.
 * **An enum is one generated class.** An answer's enum is a component of its own,
   ``<Answer><Field>`` (``ConsentBasis``, ``VisitSafety``, ``HouseholdNeedsItem`` for a
   list's items), which a request body made from that answer schema (``ConsentInput``,
@@ -207,6 +210,9 @@ class ContractConverter(OpenAPIConverter):
                 jsonschema["required"] = sorted(always)
             else:
                 jsonschema.pop("required", None)
+            # apispec's reading of unknown=RAISE, true of what is loaded, not of what is
+            # dumped: an answer may gain fields in a minor release (app/api.py API_VERSION)
+            jsonschema.pop("additionalProperties", None)
         return jsonschema
 
     def _choices(self, field: ma.fields.Field) -> list:

@@ -350,3 +350,158 @@ def test_the_document_describes_etags_and_conditional_requests(client):
     assert "304" in listing["responses"]
     login = paths["/api/v1/auth/tokens"]["post"]
     assert "ETag" not in login["responses"]["201"].get("headers", {})
+
+
+def test_only_content_codings_are_taken_off_a_tag(as_field_worker, make_household):
+    url = household_url(make_household())
+    current = etag_of(as_field_worker, url)
+    for coding in ("zstd", "br", "gzip", "deflate"):
+        suffixed = f'{current[:-1]}:{coding}"'
+        assert as_field_worker.get(url, headers={"If-None-Match": suffixed}).status_code == 304
+
+    odd = f'{current[:-1]}:x"'
+    read = as_field_worker.get(url, headers={"If-None-Match": odd})
+    changed = as_field_worker.patch(url, json={"priority": "low"}, headers={"If-Match": odd})
+
+    assert read.status_code == 200
+    assert changed.status_code == 412
+
+
+# --- every GET that documents a 304 answers one -------------------------------------------
+
+#: Each GET operation documenting a 304, with the role that reads it (the path's variables
+#: are filled from the ``world`` fixture).
+CONDITIONAL_GETS = {
+    "/api/v1/me": "field_worker",
+    "/api/v1/teams": "field_worker",
+    "/api/v1/users": "admin",
+    "/api/v1/users/{user_id}": "admin",
+    "/api/v1/households": "field_worker",
+    "/api/v1/households/{household_id}": "field_worker",
+    "/api/v1/households/{household_id}/members": "field_worker",
+    "/api/v1/persons/{person_id}": "field_worker",
+    "/api/v1/persons/{person_id}/guardians": "field_worker",
+    "/api/v1/guardianships/{guardianship_id}": "field_worker",
+    "/api/v1/households/{household_id}/visits": "field_worker",
+    "/api/v1/consents": "coordinator",
+    "/api/v1/consents/{consent_id}": "coordinator",
+    "/api/v1/persons/{person_id}/eligibility": "field_worker",
+    "/api/v1/households/{household_id}/timeline": "field_worker",
+    "/api/v1/housing-offers": "field_worker",
+    "/api/v1/housing-offers/{offer_id}": "field_worker",
+    "/api/v1/households/{household_id}/housing-matches": "coordinator",
+    "/api/v1/households/{household_id}/housing-proposals": "coordinator",
+    "/api/v1/evacuations": "coordinator",
+    "/api/v1/evacuations/{evacuation_id}": "coordinator",
+    "/api/v1/audit-events": "admin",
+    "/api/v1/audit-events/verify": "admin",
+    "/api/v1/reports/summary": "coordinator",
+}
+
+
+def _documented_conditional_gets(client) -> set[str]:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    return {
+        path
+        for path, operations in spec["paths"].items()
+        if "304" in operations.get("get", {}).get("responses", {})
+    }
+
+
+@pytest.fixture
+def world(
+    as_field_worker,
+    as_coordinator,
+    as_admin,
+    field_worker,
+    coordinator,
+    team,
+    make_household,
+    make_person,
+    make_guardian,
+    make_consent,
+    make_offer,
+    make_photo,
+    make_proposal,
+    make_evacuation,
+):
+    """One of everything a conditional GET can show, and a client for each role."""
+    household = make_household(locality="Riverside")
+    parent = make_person(household, age=34)
+    child = make_person(household, age=7)
+    link = make_guardian(child, parent, "mother")
+    visited_at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+    visit = as_field_worker.post(
+        f"{household_url(household)}/visits", json={"visited_at": visited_at, "outcome": "talked"}
+    )
+    assert visit.status_code == 201, visit.get_json()
+    consent = make_consent(coordinator, parent)
+    offer = make_offer()
+    make_photo(offer)
+    make_proposal(household, offer)
+    evacuation = make_evacuation(team)
+    ids = {
+        "user_id": field_worker.id,
+        "household_id": household.id,
+        "person_id": child.id,
+        "guardianship_id": link.id,
+        "consent_id": consent.id,
+        "offer_id": offer.id,
+        "evacuation_id": evacuation.id,
+    }
+    clients = {"field_worker": as_field_worker, "coordinator": as_coordinator, "admin": as_admin}
+    return ids, clients
+
+
+def test_every_conditional_get_is_listed_here(client):
+    assert _documented_conditional_gets(client) == set(CONDITIONAL_GETS)
+
+
+@pytest.mark.parametrize("path", sorted(CONDITIONAL_GETS))
+def test_a_current_if_none_match_is_304_on_every_conditional_get(client, world, path):
+    assert path in _documented_conditional_gets(client)
+    ids, clients = world
+    reader = clients[CONDITIONAL_GETS[path]]
+    url = path.format(**ids)
+
+    first = reader.get(url)
+    assert first.status_code == 200, first.get_json()
+    current = first.headers["ETag"]
+    again = reader.get(url, headers={"If-None-Match": current})
+
+    assert again.status_code == 304, (path, current, again.headers.get("ETag"))
+    assert again.headers["ETag"] == current
+    assert again.data == b""
+
+
+@pytest.mark.parametrize(
+    ("path", "stamp"),
+    [
+        ("/api/v1/persons/{person_id}/eligibility", "evaluated_at"),
+        ("/api/v1/reports/summary", "generated_at"),
+    ],
+)
+def test_a_computed_answer_has_a_weak_etag_without_its_timestamp(world, path, stamp):
+    """Stamped with when it was computed, it is never byte-equal twice: a weak ETag over the
+    rest says "equivalent", and changes when the rest does."""
+    ids, clients = world
+    url = path.format(**ids)
+    first = clients["coordinator"].get(url)
+    second = clients["coordinator"].get(url)
+
+    assert first.headers["ETag"].startswith('W/"')
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert stamp in first.get_json()
+    strong = clients["coordinator"].get(url, headers={"If-None-Match": first.headers["ETag"][2:]})
+    assert strong.status_code == 304  # If-None-Match compares weakly
+    assert strong.headers["ETag"] == first.headers["ETag"]
+
+
+def test_the_reports_weak_etag_changes_with_its_figures(as_coordinator, make_household):
+    before = etag_of(as_coordinator, "/api/v1/reports/summary")
+    make_household(locality="Hillside")
+
+    after = as_coordinator.get("/api/v1/reports/summary", headers={"If-None-Match": before})
+
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before

@@ -176,8 +176,8 @@ class UserById(Resource):
     )
     def patch(self, changes, user_id: uuid.UUID):
         """Change a user's name, role, team, active flag or password"""
-        user = service.get_user(user_id)
-        require_if_match(user, UserSchema)
+        user = service.get_user(user_id, for_update=True)
+        require_if_match(user, UserSchema)  # under the row lock: no one changes it meanwhile
         return service.update_user(current_actor(), user, changes)
 
 

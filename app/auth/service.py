@@ -346,8 +346,18 @@ def create_user(
     return user
 
 
-def get_user(user_id: uuid.UUID) -> User:
-    user = db.session.get(User, user_id)
+def get_user(user_id: uuid.UUID, *, for_update: bool = False) -> User:
+    """A user account; ``for_update``: locked, and read again under the lock (what was read
+    before waiting may have changed meanwhile), for a change checked against If-Match."""
+    if for_update:
+        user = db.session.scalar(
+            sa.select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
     return user

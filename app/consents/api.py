@@ -16,6 +16,7 @@ from app.consents.schemas import (
     RevokeSchema,
     VerifySchema,
 )
+from app.etags import set_weak_etag
 from app.http import Blueprint, Resource, page_of, paginate
 from app.idempotency.service import idempotent
 
@@ -130,4 +131,7 @@ class PersonEligibility(Resource):
     @blp.response(200, EligibilitySchema)
     def get(self, person_id: uuid.UUID):
         """May this person be evacuated now? The requirement, the basis, every reason"""
-        return service.read_eligibility(current_actor(), person_id)
+        eligibility = service.read_eligibility(current_actor(), person_id)
+        # evaluated_at differs on every read: a weak ETag over the rest, so 304 works
+        set_weak_etag(eligibility, EligibilitySchema, exclude=("evaluated_at",))
+        return eligibility

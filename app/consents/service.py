@@ -161,7 +161,10 @@ def _check_giver(
         return link
     # social services
     if actor.role != COORDINATOR:
-        raise Forbidden("Social-services authorizations are recorded by coordinators.")
+        raise Forbidden(
+            "Social-services authorizations are recorded by coordinators.",
+            code="coordinator_required",
+        )
     if not data.get("authority"):
         raise Invalid({"authority": ["Name the authority, its decision number and date."]})
     has_parent = db.session.scalars(

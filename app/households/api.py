@@ -261,5 +261,6 @@ class GuardianshipById(Resource):
         """Change a guardianship: relationship, legal status, outside contact"""
         actor = current_actor()
         link = service.get_guardianship(actor, guardianship_id)
-        require_if_match(link, GuardianshipSchema)
-        return service.update_guardianship(actor, link, changes)
+        return service.update_guardianship(
+            actor, link, changes, precondition=partial(require_if_match, schema=GuardianshipSchema)
+        )

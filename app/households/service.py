@@ -694,18 +694,39 @@ def get_guardianship(actor: User, guardianship_id: uuid.UUID) -> Guardianship:
     return link
 
 
-def update_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
-    """Change a link; the answer shows it, its child and guardian (a look, recorded)."""
-    _change_guardianship(actor, link, changes)
+def update_guardianship(
+    actor: User,
+    link: Guardianship,
+    changes: dict,
+    *,
+    precondition: Callable[[Guardianship], None] | None = None,
+) -> Guardianship:
+    """Change a link; the answer shows it, its child and guardian (a look, recorded).
+    ``precondition`` (the If-Match check) sees the link as it is under its child's lock."""
+    _change_guardianship(actor, link, changes, precondition=precondition)
     _guardianships_seen([link], "update_guardianship", actor)
     return link
 
 
-def _change_guardianship(actor: User, link: Guardianship, changes: dict) -> Guardianship:
+def _change_guardianship(
+    actor: User,
+    link: Guardianship,
+    changes: dict,
+    *,
+    precondition: Callable[[Guardianship], None] | None = None,
+) -> Guardianship:
     require_person(actor, link.child_id, what="guardianship")
     # the child's lock serialises every writer of their links (see lock_persons); a link
     # changed since the caller read it fails its version check when written (412)
     lock_persons([link.child_id])
+    if precondition is not None:
+        # read again under the lock: what was read before waiting may have changed meanwhile
+        db.session.scalars(
+            sa.select(Guardianship)
+            .where(Guardianship.id == link.id)
+            .execution_options(populate_existing=True)
+        ).one()
+        precondition(link)
     if link.guardian_person_id is not None:
         for field in ("external_name", "external_contact"):
             if changes.get(field) is not None:

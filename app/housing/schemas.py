@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
+from werkzeug.datastructures import FileStorage
 
 from app.housing.models import KINDS, OFFER_STATUSES, PHOTO_TYPES, PROPOSAL_STATUSES
 from app.http import CLIENT_ID_DESCRIPTION, NOT_BLANK, VERSION_DESCRIPTION, PageArgsSchema
@@ -160,10 +163,22 @@ class HousingOfferQueryArgsSchema(PageArgsSchema):
     )
 
 
+class FileUpload(Upload):
+    """flask-smorest's Upload, refusing a text field of the same name: the multipart
+    location merges form fields and files, and only a file part can be read (422, not 500)."""
+
+    default_error_messages = {"invalid": "Attach a file here (a file part), not text."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, FileStorage):
+            raise self.make_error("invalid")
+        return value
+
+
 class PhotoUploadSchema(ma.Schema):
     """A photo upload: one multipart/form-data body with the file and its caption."""
 
-    file = Upload(required=True, metadata={"description": "A JPEG, PNG or WebP photo"})
+    file = FileUpload(required=True, metadata={"description": "A JPEG, PNG or WebP photo"})
     caption = fields.String(
         validate=validate.Length(max=500),
         **_about("Caption shown with the photo (at most 500 characters)"),

@@ -16,6 +16,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, current_app, request
@@ -47,17 +48,47 @@ class Claim:
     replay: Response | None = None
 
 
+def _digest(parts: list[bytes]) -> Any:
+    """sha256 of ``parts``, each length-prefixed so that no two lists hash alike."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest
+
+
 def fingerprint(method: str, path: str, body: bytes, scope: str = "") -> str:
     """What the key stands for: the request, and the caller's role and team when it was made.
 
     A retry after the caller moved to another team or role is refused, not replayed: the
     first answer may show what the caller may no longer see.
     """
-    digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body, scope.encode()):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
+    return _digest([method.encode(), path.encode(), body, scope.encode()]).hexdigest()
+
+
+def _multipart_parts() -> list[bytes]:
+    """A multipart body as what it asks: each form field (sorted, repeated ones in order)
+    and the sha256 of each file's content. Its raw bytes cannot serve: the boundary a
+    client draws at random differs between a request and its retry, and once the form is
+    parsed (before the view, by ``_check_text`` in app/http.py) ``get_data`` is empty."""
+    parts: list[bytes] = []
+    for name in sorted(request.form):
+        for value in request.form.getlist(name):
+            parts += [b"field", name.encode(), value.encode()]
+    for name in sorted(request.files):
+        for file in request.files.getlist(name):
+            content = hashlib.file_digest(file.stream, "sha256").digest()
+            file.stream.seek(0)  # the view reads it next
+            parts += [b"file", name.encode(), content]
+    return parts
+
+
+def request_body() -> bytes:
+    """The body as ``fingerprint`` takes it: as sent, or, for a multipart form, a digest
+    of its fields and files (``_multipart_parts``)."""
+    if request.mimetype == "multipart/form-data":
+        return _digest(_multipart_parts()).digest()
+    return request.get_data(cache=True)
 
 
 def _replay(record: IdempotencyKey) -> Response:
@@ -146,7 +177,7 @@ def idempotent(view):
         print_ = fingerprint(
             request.method,
             request.full_path.rstrip("?"),
-            request.get_data(cache=True),
+            request_body(),
             f"{actor.role}:{actor.team_id}",
         )
         try:

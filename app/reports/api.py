@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from app.auth.access import COORDINATOR, roles
+from app.etags import set_weak_etag
 from app.http import Blueprint, Resource
 from app.reports import service
 
@@ -60,4 +61,7 @@ class Summary(Resource):
     def get(self):
         """Households by status, children by eligibility, the review queue, overdue visits,
         free housing"""
-        return service.summary()
+        summary = service.summary()
+        # generated_at differs on every read: a weak ETag over the figures, so 304 works
+        set_weak_etag(summary, SummarySchema, exclude=("generated_at",))
+        return summary

@@ -137,7 +137,7 @@ def test_a_field_worker_cannot_record_a_social_services_authorization(
         ),
     )
 
-    refused(outcome, 403)
+    refused(outcome, 403, "coordinator_required")
     assert stored_consents(app) == []
 
 

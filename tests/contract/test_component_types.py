@@ -129,6 +129,19 @@ def test_answers_require_every_property_they_always_carry(document):
             assert "id" in required, name
 
 
+def test_answers_may_gain_fields_and_requests_refuse_unknown_ones(document, as_field_worker):
+    """A minor release may add answer fields (app/api.py API_VERSION): an answer component
+    must not say ``additionalProperties: false``; a request one does, and means it."""
+    schemas = document["components"]["schemas"]
+    requests, answers = _sides(document)
+    assert [name for name in sorted(answers) if "additionalProperties" in schemas[name]] == []
+    assert [name for name in sorted(requests) if "additionalProperties" not in schemas[name]] == []
+    assert all(schemas[name]["additionalProperties"] is False for name in requests)
+    refused = as_field_worker.post(f"{V1}/households", json={"locality": "A", "colour": "red"})
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["colour"]
+
+
 def test_the_server_set_fields_a_request_leaves_out_are_refused_by_name(
     as_field_worker, document, make_household, team
 ):

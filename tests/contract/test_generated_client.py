@@ -2,11 +2,18 @@
 
 As a client developer would: a real gunicorn on a free port, on a freshly migrated database
 of its own (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), with a field worker in a
-team and a coordinator. The document it serves is validated, written to a file, read back
-and validated again (the very file the generator consumes); openapi-python-client generates
-a package from it into a temporary folder and must not warn about anything it skipped; then
-``generated_client_workflow.py`` drives the field-to-arrival workflow through that package
-alone, in a process of its own.
+team and a coordinator. What is checked:
+
+* the served document is valid OpenAPI 3 (openapi-spec-validator);
+* the exact file the generator consumes (written from it and read back) is valid too, and
+  equal to what was served;
+* openapi-python-client generates a package from that file into a temporary folder and
+  reports no warning: nothing skipped, nothing it could not type;
+* ``generated_client_workflow.py`` drives the field-to-arrival workflow through that
+  package alone, in a process of its own.
+
+The generator writes no document back, so no document "after a round trip through the
+generator" is validated: these checks are what stands for that part of issue 9, point 1.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from openapi_spec_validator import validate
 
 from app.auth.access import PUBLIC, access_policy
 from app.auth.models import ROLES
+from app.openapi import ROLE_NAMES, RULE_VARIABLE
 from tests.conftest import png_bytes
 
 V1 = "/api/v1"
@@ -99,7 +100,6 @@ BODILESS_ACTIONS = [
 ]
 PROBLEM = "application/problem+json"
 METHODS = ("get", "put", "post", "patch", "delete")
-_RULE_VARIABLE = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def _views(app) -> dict[tuple[str, str], tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(f"{V1}/") or rule.rule.endswith("openapi.json"):
             continue
-        path = _RULE_VARIABLE.sub(r"{\1}", rule.rule).removeprefix(V1)
+        path = RULE_VARIABLE.sub(r"{\1}", rule.rule).removeprefix(V1)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             views[(method.lower(), path)] = (rule.endpoint, method)
     return views
@@ -187,7 +187,8 @@ def test_every_operation_has_a_summary_and_the_roles_the_app_enforces(app, docum
         else:
             assert operation["x-roles"] == [role for role in ROLES if role in policy], where
             assert "security" not in operation, where  # the document's bearerAuth
-            assert "Roles: " in operation["description"], where
+            names = ", ".join(ROLE_NAMES[role] for role in operation["x-roles"])
+            assert f"Roles: {names}." in operation["description"], where
             assert {"401", "403"} <= set(operation["responses"]), where
 
 
@@ -209,9 +210,47 @@ def test_problem_answers_are_documented_with_the_problem_schema(document):
                 assert schema == {"$ref": "#/components/schemas/Problem"}, (where, code)
             if code in ("429", "503"):
                 assert "Retry-After" in _resolve(document, response)["headers"], (where, code)
+            if code == "401":
+                headers = _resolve(document, response)["headers"]
+                assert "WWW-Authenticate" in headers, where
     problem = document["components"]["schemas"]["Problem"]["properties"]
     reason = _resolve(document, problem["reasons"]["items"])
     assert {"code", "message", "person_id"} <= set(reason["properties"])
+
+
+def test_the_answers_no_operation_lists_are_named_in_the_default(document):
+    default = document["components"]["responses"]["DEFAULT_ERROR"]
+    for code in ("concurrent_change", "stale_version", "internal_error"):
+        assert f"`{code}`" in default["description"], code
+    assert "Retry-After" in default["headers"]
+
+
+def test_preconditions_are_documented_where_if_match_is_taken(document):
+    """412 wherever If-Match is taken, with the current ETag; 428 where it is required."""
+    taken = 0
+    for method, path, operation in _operations(document):
+        where = f"{method.upper()} {path}"
+        if_match = _parameters(document, operation).get(("header", "If-Match"))
+        responses = operation["responses"]
+        assert ("412" in responses) == (if_match is not None), where
+        assert ("428" in responses) == bool(if_match and if_match["required"]), where
+        if if_match is None:
+            continue
+        taken += 1
+        failed = _resolve(document, responses["412"])
+        assert "`stale_version`" in failed["description"], where
+        assert _resolve(document, failed["headers"]["ETag"])["schema"] == {"type": "string"}
+        if "428" in responses:
+            assert "`if_match_required`" in _resolve(document, responses["428"])["description"]
+    assert taken >= 6
+    status = _parameters(
+        document, document["paths"][f"{V1}/households/{{household_id}}/status"]["post"]
+    )
+    assert status[("header", "If-Match")]["required"] is False
+
+
+def test_every_role_has_a_plain_name_for_the_document():
+    assert set(ROLE_NAMES) == set(ROLES)
 
 
 def test_rule_refusals_say_when_they_answer_and_that_they_list_reasons(document):

@@ -213,6 +213,19 @@ def test_upload_without_file_is_422(as_coordinator, offer, app):
     assert stored_photos(app) == []
 
 
+def test_file_sent_as_a_text_field_is_422(as_coordinator, offer, app):
+    response = as_coordinator.client.post(
+        photos_url(offer),
+        data={"file": "aGVsbG8=", "caption": "Text, not a file"},
+        headers=as_coordinator._headers(None),
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 422, response.get_json()
+    assert list(response.get_json()["errors"]) == ["file"]
+    assert stored_photos(app) == []
+
+
 # --- size limits -------------------------------------------------------------------------
 
 
