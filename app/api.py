@@ -83,6 +83,8 @@ API_SETTINGS = {
                 "`POST /api/v1/auth/tokens`, then send `Authorization: Bearer <token>`."
             )
         },
+        # relative: the document is served by the server it describes (paths carry /api/v1)
+        "servers": [{"url": "/", "description": "The server that serves this document"}],
         "security": [{"bearerAuth": []}],
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     },

@@ -43,10 +43,10 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 MAY_BE_ABSENT = "may_be_absent"
 #: Field metadata: enum values only the server sets; a request body's enum leaves them out.
 SET_BY_SERVER = "set_by_server"
-#: The other branch of a nullable nested object: null only (``nullable`` alone would not do:
-#: in OpenAPI 3.0.3 it adds null to a ``type`` of the same schema object, and a ``$ref`` has
-#: none, so strict validators would refuse the null the server sends).
-NULL_ONLY = {"nullable": True, "enum": [None]}
+#: The other branch of a nullable nested object: null only. ``nullable`` needs a ``type``
+#: beside it (OpenAPI 3.0.3: it adds null to that type; linters such as Redocly's refuse it
+#: alone), and ``enum: [null]`` then leaves null as the only value of that branch.
+NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}
 #: Where ``arguments`` takes a body (one component), not parameters.
 BODY_LOCATIONS = frozenset({"json", "form", "files", "multipart"})
 

@@ -25,7 +25,7 @@ SCHEMAS = "#/components/schemas/"
 #: Properties an answer leaves out when it has nothing to say; every other one is required.
 MAY_BE_ABSENT = {"Problem": {"detail", "errors", "reasons"}, "Reason": {"person_id"}}
 #: What a nullable nested object's other branch admits: null only.
-NULL_ONLY = {"nullable": True, "enum": [None]}
+NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}
 
 
 @pytest.fixture
@@ -236,3 +236,29 @@ def test_a_request_enum_leaves_out_what_the_server_always_refuses(document):
     assert _enum(document, schemas["PersonUpdate"]["properties"]["status"]) == list(PERSON_STATUSES)
     assert _enum(document, schemas["Person"]["properties"]["status"]) == list(PERSON_STATUSES)
     assert _enum(document, schemas["Household"]["properties"]["status"]) == list(HOUSEHOLD_STATUSES)
+
+
+def _schema_objects(node: object) -> Iterator[dict]:
+    """Every object anywhere in the document (schemas among them)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _schema_objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _schema_objects(item)
+
+
+def test_nullable_always_stands_beside_a_type(document):
+    """OpenAPI 3.0.3: ``nullable`` adds null to the ``type`` beside it; alone it means
+    nothing, and linters (Redocly's ``nullable-type-sibling``) refuse the document."""
+    alone = [
+        node for node in _schema_objects(document) if "nullable" in node and "type" not in node
+    ]
+    assert alone == []
+
+
+def test_the_document_names_its_server(document):
+    assert document["servers"] == [
+        {"url": "/", "description": "The server that serves this document"}
+    ]
