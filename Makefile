@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install migrate seed clean
+.PHONY: run test test-slow test-all lint install migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ seed: migrate
 run: seed
 	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
+# `make test`: the fast group, every test not marked slow (each in a transaction rolled back
+# at its end; see tests/conftest.py). `make test-slow`: the slow group (races, served apps,
+# the browser, fuzzing: they need Redis and Chromium). `make test-all`: both. CI runs both.
 test: install
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: install
+	$(BIN)/pytest -q -m slow
+
+test-all: install
 	$(BIN)/pytest -q
 
 lint: install

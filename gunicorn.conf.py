@@ -135,7 +135,7 @@ logger_class = JsonLogger
 
 # --- gunicorn's own refusals as problems -------------------------------------------------
 
-#: The app's codes for the same refusals (app/http.py, app/errors.py).
+#: The app's codes for the same refusals (app/web/limits.py, app/errors.py).
 PROBLEM_CODES = {414: "uri_too_long", 431: "headers_too_large", 500: "internal_error"}
 PROBLEM_DETAILS = {
     400: "The request is not valid HTTP/1.1.",

@@ -8,9 +8,10 @@ from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
-from app.errors import ProblemSchema, register_error_handlers
+from app.error_handlers import register_error_handlers
+from app.errors import ProblemSchema
 from app.etags import register_etag_components
-from app.openapi import register_components
+from app.openapi_components import register_components
 from app.openapi_schemas import ContractMarshmallowPlugin
 
 
@@ -23,8 +24,8 @@ class SafePassageApi(Api):
         register_error_handlers(self._app)
 
     def _register_responses(self) -> None:
-        """Problem answers, headers and header parameters that operations share (see
-        app/openapi.py, which documents each operation's contract)."""
+        """Problem answers, headers and header parameters that operations share
+        (app/openapi_components.py; app/openapi.py documents each operation's contract)."""
         register_components(
             self.spec,
             self.ERROR_SCHEMA,
@@ -33,7 +34,7 @@ class SafePassageApi(Api):
         )
 
     def _register_pagination_header(self) -> None:
-        """None: our lists are cursor pages (app/http.py ``page_of``), not flask-smorest's
+        """None: our lists are cursor pages (app/web/pagination.py ``page_of``), not flask-smorest's
         offset pages, whose ``PaginationMetadata`` schema would be documented for nothing."""
 
     def _register_etag_headers(self) -> None:

@@ -1,6 +1,8 @@
 """Administrator commands: ``flask --app wsgi db|users|demo ...``.
 
-Each command is one unit of work: it commits at the end, or changes nothing.
+Each command is one unit of work (app/unit_of_work.py): it commits at the end, or changes
+nothing. The schema owner's commands (grant-runtime, reseal-legacy) run one transaction on
+the migration role's engine (``unit_of_work.transaction_on``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from alembic.config import Config
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
+from app import unit_of_work
 from app.errors import DomainError
-from app.extensions import PROJECT_ROOT, db, declare_write_intent, make_engine
+from app.extensions import PROJECT_ROOT, declare_write_intent, make_engine
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 users_cli = AppGroup("users", help="User accounts.")
@@ -84,7 +87,7 @@ def db_grant_runtime(role: str, password_stdin: bool) -> None:
             return
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
         try:
-            with engine.begin() as connection:
+            with unit_of_work.transaction_on(engine) as connection:
                 grants = grant_runtime(connection, role, password)
         except GrantError as error:
             raise click.ClickException(str(error)) from None
@@ -108,15 +111,13 @@ def db_grant_runtime(role: str, password_stdin: bool) -> None:
 
 
 def run_unit_of_work(work):
-    """Run ``work()`` in one transaction; a domain error is printed, nothing changes."""
+    """Run ``work()`` in one transaction (``unit_of_work.run``); a domain error is printed,
+    nothing changes."""
     declare_write_intent(True)
     g.request_id = "cli-" + uuid.uuid4().hex[:16]
     try:
-        result = work()
-        db.session.commit()
-        return result
+        return unit_of_work.run(work)
     except DomainError as error:
-        db.session.rollback()
         detail = error.detail or str(error)
         if error.errors:
             detail += " " + "; ".join(
@@ -124,9 +125,6 @@ def run_unit_of_work(work):
                 for field, messages in error.errors.items()
             )
         raise click.ClickException(detail) from None
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 @users_cli.command("create")
@@ -202,10 +200,10 @@ def audit_verify(checkpoint_files: tuple[str, ...]) -> None:
     Every checkpoint given (and those in AUDIT_CHECKPOINT_PATH) is checked. Exit status 1
     names the first event that is edited, inserted, moved or missing.
     """
-    from app.audit.service import verify_trail
+    from app.audit.chain import verify_trail
 
     result = verify_trail(checkpoint_files)
-    db.session.rollback()
+    unit_of_work.abandon()  # it only read
     if result.ok:
         against = f" against {result.checkpoints} checkpoint(s)" if result.checkpoints else ""
         click.echo(f"audit chain intact: {result.checked} event(s) checked{against}")
@@ -229,11 +227,11 @@ def audit_checkpoint(checkpoint_files: tuple[str, ...]) -> None:
     The whole chain is verified first, against AUDIT_CHECKPOINT_PATH and every --checkpoint
     given: a chain that is broken, or cut back since an earlier checkpoint, gets none.
     """
+    from app.audit.chain import verify_trail
     from app.audit.checkpoints import audit_key, make_checkpoint
-    from app.audit.service import verify_trail
 
     result = verify_trail(checkpoint_files)
-    db.session.rollback()
+    unit_of_work.abandon()  # it only read
     if not result.ok:
         where = f" at event {result.first_broken_id}" if result.first_broken_id is not None else ""
         click.echo(f"no checkpoint taken: audit chain BROKEN{where}: {result.problem}", err=True)
@@ -257,6 +255,7 @@ def audit_reseal_legacy(checkpoint_files: tuple[str, ...]) -> None:
     every --checkpoint), and seals only the unbroken plain run from event 1. Prints a
     checkpoint of the sealed chain (and appends it to AUDIT_CHECKPOINT_PATH when set).
     """
+    from app.audit.chain import verify_chain
     from app.audit.checkpoints import append_line, make_checkpoint
     from app.audit.reseal import (
         ResealRefused,
@@ -264,7 +263,6 @@ def audit_reseal_legacy(checkpoint_files: tuple[str, ...]) -> None:
         refuse_if_checkpoints,
         reseal_legacy,
     )
-    from app.audit.service import verify_chain
 
     config = current_app.config
     if is_development_key(config["AUDIT_KEY"]) and config["ENV"] not in ("development", "testing"):
@@ -278,7 +276,7 @@ def audit_reseal_legacy(checkpoint_files: tuple[str, ...]) -> None:
         try:
             refuse_if_checkpoints([p for p in (path, *checkpoint_files) if p])
             declare_write_intent(True)
-            with engine.begin() as connection:
+            with unit_of_work.transaction_on(engine) as connection:
                 done = reseal_legacy(connection, key)
         except ResealRefused as refusal:
             raise click.ClickException(f"refused: {refusal}") from None

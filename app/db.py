@@ -9,6 +9,9 @@ from typing import Annotated
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from app.errors import Conflict
+from app.extensions import db
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -160,9 +163,6 @@ updated_at = Annotated[
 
 def ensure_new_id(model: type, id: uuid.UUID | None) -> uuid.UUID:
     """The client's chosen id when it is free (409 when taken), or a new one."""
-    from app.errors import Conflict
-    from app.extensions import db
-
     if id is None:
         return uuid.uuid4()
     if db.session.get(model, id) is not None:

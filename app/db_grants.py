@@ -26,6 +26,7 @@ from psycopg import sql
 
 from app.db import runtime_rights_of
 from app.models import Base
+from app.unit_of_work import savepoint
 
 #: A role name that needs no quoting surprises: lower-case letters, digits, underscores.
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -87,12 +88,26 @@ def grant_runtime(connection: sa.Connection, role: str, password: str | None = N
     rights, then checks the rights the role really has (through PUBLIC and memberships
     too) and raises GrantError when they differ. Running it again changes nothing.
     """
+    database, schema, wanted = _target(connection, role)
+    grants = Grants(role=role, database=database, schema=schema)
+    q_role = connection.dialect.identifier_preparer.quote_identifier(role)
+    grants.created = _ensure_role(connection, role, q_role)
+    if password is not None:
+        _set_password(connection, role, q_role, password)
+        grants.password_set = True
+    _grant_exactly(connection, grants, wanted)
+    _verify(connection, grants)
+    return grants
+
+
+def _target(connection: sa.Connection, role: str) -> tuple[str, str, dict[str, tuple[str, ...]]]:
+    """The database and schema to grant in, and the rights wanted there; GrantError for a
+    role that cannot be the service's, or a schema that lacks some of its tables."""
     if not ROLE_NAME.fullmatch(role):
         raise GrantError(
             f"{role!r} is not a role name this command uses: lower-case letters, digits and "
             "underscores, at most 63, not starting with a digit"
         )
-    quote = connection.dialect.identifier_preparer.quote_identifier
     me, database, schema = connection.execute(
         sa.text("SELECT current_user, current_database(), current_schema()")
     ).one()
@@ -101,7 +116,6 @@ def grant_runtime(connection: sa.Connection, role: str, password: str | None = N
             f"{role} is the role running this command (the owner); the service needs a role "
             "of its own"
         )
-    grants = Grants(role=role, database=database, schema=schema)
     wanted = runtime_privileges()
     present = set(
         connection.scalars(
@@ -114,14 +128,16 @@ def grant_runtime(connection: sa.Connection, role: str, password: str | None = N
         raise GrantError(
             f"schema {schema} lacks table(s) {', '.join(missing)}: run `db upgrade` first"
         )
+    return database, schema, wanted
 
-    q_role, q_db, q_schema = quote(role), quote(database), quote(schema)
-    grants.created = _ensure_role(connection, role, q_role)
-    if password is not None:
-        _set_password(connection, role, q_role, password)
-        grants.password_set = True
 
-    # start from nothing this role was given in this database, then grant exactly the rights
+def _grant_exactly(
+    connection: sa.Connection, grants: Grants, wanted: dict[str, tuple[str, ...]]
+) -> None:
+    """Start from nothing the role was given in this database, then grant exactly
+    ``wanted``, and USAGE on the tables' sequences; ``grants`` records what was granted."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    q_role, q_db, q_schema = quote(grants.role), quote(grants.database), quote(grants.schema)
     for statement in (
         f"REVOKE ALL ON DATABASE {q_db} FROM {q_role}",
         f"REVOKE ALL ON SCHEMA {q_schema} FROM {q_role}",
@@ -137,13 +153,11 @@ def grant_runtime(connection: sa.Connection, role: str, password: str | None = N
             f"GRANT {', '.join(privileges)} ON TABLE {q_schema}.{quote(table)} TO {q_role}"
         )
     grants.tables = wanted
-    grants.sequences = _sequences_of(connection, schema, list(wanted))
+    grants.sequences = _sequences_of(connection, grants.schema, list(wanted))
     for sequence in grants.sequences:
         connection.exec_driver_sql(
             f"GRANT USAGE ON SEQUENCE {q_schema}.{quote(sequence)} TO {q_role}"
         )
-    _verify(connection, grants)
-    return grants
 
 
 def _ensure_role(connection: sa.Connection, role: str, q_role: str) -> bool:
@@ -154,7 +168,7 @@ def _ensure_role(connection: sa.Connection, role: str, q_role: str) -> bool:
     ).first()
     if row is None:
         try:
-            with connection.begin_nested():
+            with savepoint(connection):
                 connection.exec_driver_sql(
                     f"CREATE ROLE {q_role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
                     "NOREPLICATION NOBYPASSRLS NOINHERIT"
@@ -213,7 +227,7 @@ def _set_password(connection: sa.Connection, role: str, q_role: str, password: s
     verifier = driver.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
     literal = sql.Literal(verifier.decode("ascii")).as_string(driver)
     try:
-        with connection.begin_nested():
+        with savepoint(connection):
             connection.exec_driver_sql(f"ALTER ROLE {q_role} PASSWORD {literal}")
     except sa.exc.ProgrammingError:
         raise GrantError(
@@ -246,6 +260,20 @@ def _verify(connection: sa.Connection, grants: Grants) -> None:
     params = {"role": grants.role, "schema": grants.schema}
     wanted = {(t, p) for t, privileges in grants.tables.items() for p in privileges}
     wanted |= {(s, "USAGE") for s in grants.sequences}
+    has = _rights_held(connection, params)
+    problems = [f"has {p} on {t}" for t, p in sorted(has - wanted)]
+    problems += [f"lacks {p} on {t}" for t, p in sorted(wanted - has)]
+    problems += _database_problems(connection, grants, params)
+    if problems:
+        raise GrantError(
+            f"role {grants.role} {'; '.join(problems)}. Was the command run as the owner of the "
+            "tables? A grant to PUBLIC or by another role must be revoked by whoever made it"
+        )
+
+
+def _rights_held(connection: sa.Connection, params: dict[str, str]) -> set[tuple[str, str]]:
+    """(relation, privilege) for every right the role holds in the schema, however it came
+    by it: its own grants, PUBLIC's, its memberships'."""
     has = set()
     for privilege in TABLE_PRIVILEGES:
         check = (
@@ -279,8 +307,14 @@ def _verify(connection: sa.Connection, grants: Grants) -> None:
                 {**params, "privilege": privilege},
             )
         }
-    problems = [f"has {p} on {t}" for t, p in sorted(has - wanted)]
-    problems += [f"lacks {p} on {t}" for t, p in sorted(wanted - has)]
+    return has
+
+
+def _database_problems(
+    connection: sa.Connection, grants: Grants, params: dict[str, str]
+) -> list[str]:
+    """What is wrong with the role's rights on the schema and the database themselves."""
+    problems = []
     schema_create, schema_usage, db_create, db_connect = connection.execute(
         sa.text(
             "SELECT has_schema_privilege(:role, :schema, 'CREATE'), "
@@ -301,11 +335,7 @@ def _verify(connection: sa.Connection, grants: Grants) -> None:
         problems.append(f"lacks USAGE on schema {grants.schema}")
     if not db_connect:
         problems.append(f"lacks CONNECT on database {grants.database}")
-    if problems:
-        raise GrantError(
-            f"role {grants.role} {'; '.join(problems)}. Was the command run as the owner of the "
-            "tables? A grant to PUBLIC or by another role must be revoked by whoever made it"
-        )
+    return problems
 
 
 def warn_if_owner(url: str) -> bool:

@@ -7,9 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from app.auth import service as auth
-from app.auth.models import Team
+from app.auth.models import Team, User
 from app.auth.permissions import OPERATOR
 from app.extensions import db
+from app.households import guardianships, persons
 from app.households import service as households
 from app.households.models import today, years_before
 
@@ -30,6 +31,14 @@ def seed() -> bool:
     """Create the demo teams, users and households unless they exist; True if created."""
     if db.session.scalar(sa.select(Team.id).where(Team.name == "Team Aster")) is not None:
         return False
+    aster, birch, coordinator = _teams_and_accounts()
+    _family_by_the_mill(coordinator, aster)
+    _aunt_and_nephew_on_the_hill(coordinator, birch)
+    return True
+
+
+def _teams_and_accounts() -> tuple[Team, Team, User]:
+    """The two teams and the demo accounts; the coordinator's, who records the families."""
     # the operator who runs `demo seed` sets up the teams and accounts, as with `users create`
     aster = auth.create_team(OPERATOR, name="Team Aster", area="Riverside and the old mill quarter")
     birch = auth.create_team(
@@ -52,12 +61,15 @@ def seed() -> bool:
             }[username],
             team_id=team.id if team else None,
         )
-    coordinator = users["coord"]
+    return aster, birch, users["coord"]
 
+
+def _family_by_the_mill(coordinator: User, team: Team) -> None:
+    """A mother, two children, their grandfather; the father missing abroad."""
     h1 = households.create_household(
         coordinator,
         {
-            "team_id": aster.id,
+            "team_id": team.id,
             "locality": "Riverside",
             "district": "Mill quarter",
             "address_description": "Basement of the 5-storey block by the old mill, blue door",
@@ -66,18 +78,22 @@ def seed() -> bool:
             "notes": "Mother is afraid the children will be taken away. Go slowly.",
         },
     )
-    mother = households.add_member(
-        coordinator, h1, {"full_name": "Mira Fictova", "sex": "female", "date_of_birth": _born(34)}
-    )
-    child1 = households.add_member(
-        coordinator, h1, {"full_name": "Nika Fictova", "sex": "female", "date_of_birth": _born(9)}
-    )
-    child2 = households.add_member(
-        coordinator, h1, {"full_name": "Tomo Fictov", "sex": "male", "estimated_age": 4}
-    )
-    grandfather = households.add_member(
+    mother = persons.add_member(
         coordinator,
-        h1,
+        h1.id,
+        {"full_name": "Mira Fictova", "sex": "female", "date_of_birth": _born(34)},
+    )
+    child1 = persons.add_member(
+        coordinator,
+        h1.id,
+        {"full_name": "Nika Fictova", "sex": "female", "date_of_birth": _born(9)},
+    )
+    child2 = persons.add_member(
+        coordinator, h1.id, {"full_name": "Tomo Fictov", "sex": "male", "estimated_age": 4}
+    )
+    grandfather = persons.add_member(
+        coordinator,
+        h1.id,
         {
             "full_name": "Pavo Fictov",
             "sex": "male",
@@ -86,17 +102,17 @@ def seed() -> bool:
         },
     )
     for child in (child1, child2):
-        households.add_guardian(
-            coordinator, child, {"guardian_person_id": mother.id, "relationship": "mother"}
+        guardianships.add_guardian(
+            coordinator, child.id, {"guardian_person_id": mother.id, "relationship": "mother"}
         )
-        households.add_guardian(
+        guardianships.add_guardian(
             coordinator,
-            child,
+            child.id,
             {"guardian_person_id": grandfather.id, "relationship": "grandparent"},
         )
-        households.add_guardian(
+        guardianships.add_guardian(
             coordinator,
-            child,
+            child.id,
             {
                 "external_name": "Dario Fictov",
                 "external_contact": "+000 555 0101 (fictional)",
@@ -105,10 +121,13 @@ def seed() -> bool:
             },
         )
 
+
+def _aunt_and_nephew_on_the_hill(coordinator: User, team: Team) -> None:
+    """An aunt, the nephew she is the legal guardian of, and an elderly relative."""
     h2 = households.create_household(
         coordinator,
         {
-            "team_id": birch.id,
+            "team_id": team.id,
             "locality": "Hillside",
             "district": "Rail yard",
             "address_description": "Ground floor flat behind the closed bakery",
@@ -116,20 +135,22 @@ def seed() -> bool:
             "needs": ["medical", "mobility_support"],
         },
     )
-    aunt = households.add_member(
-        coordinator, h2, {"full_name": "Lena Imagina", "sex": "female", "date_of_birth": _born(46)}
-    )
-    orphan = households.add_member(
-        coordinator, h2, {"full_name": "Oli Imagin", "sex": "male", "date_of_birth": _born(13)}
-    )
-    households.add_guardian(
+    aunt = persons.add_member(
         coordinator,
-        orphan,
+        h2.id,
+        {"full_name": "Lena Imagina", "sex": "female", "date_of_birth": _born(46)},
+    )
+    orphan = persons.add_member(
+        coordinator, h2.id, {"full_name": "Oli Imagin", "sex": "male", "date_of_birth": _born(13)}
+    )
+    guardianships.add_guardian(
+        coordinator,
+        orphan.id,
         {"guardian_person_id": aunt.id, "relationship": "legal_guardian"},
     )
-    households.add_member(
+    persons.add_member(
         coordinator,
-        h2,
+        h2.id,
         {
             "full_name": "Vera Imagina",
             "sex": "female",
@@ -137,4 +158,3 @@ def seed() -> bool:
             "mobility": "cannot_walk",
         },
     )
-    return True

@@ -110,7 +110,7 @@ def _docs_switched_on() -> None:
 
 @blp.after_request
 def _only_this_origin(response: Response) -> Response:
-    # set here, so app.http's default policy (set only where none is) gives way
+    # set here, so app/web/headers.py's default policy (set only where none is) gives way
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 

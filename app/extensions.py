@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,23 +77,6 @@ def make_engine(url: str, **options) -> sa.Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
     return engine
-
-
-def on_commit(callback) -> None:
-    """Run ``callback`` once the current transaction has committed (never on rollback):
-    for effects outside the database, such as removing a file nothing refers to any more."""
-    db.session.info.setdefault("on_commit", []).append(callback)
-
-
-@sa.event.listens_for(Session, "after_commit")
-def _run_on_commit(session: Session) -> None:
-    for callback in session.info.pop("on_commit", []):
-        callback()
-
-
-@sa.event.listens_for(Session, "after_soft_rollback")
-def _forget_on_commit(session: Session, _previous) -> None:
-    session.info.pop("on_commit", None)
 
 
 class Database:

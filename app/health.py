@@ -7,6 +7,7 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from app import unit_of_work
 from app.errors import database_unavailable_problem
 from app.extensions import db
 
@@ -28,7 +29,7 @@ def readyz():
         return database_unavailable_problem()
     finally:
         try:
-            db.session.rollback()
+            unit_of_work.abandon()
         except sa.exc.SQLAlchemyError:  # the connection is gone; the pool replaces it
             log.debug("rollback after a failed readiness check failed", exc_info=True)
     return jsonify(status="ok", database="ok")

@@ -16,7 +16,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from app.audit.service import current_request_id
+from app.changes.stream import current_request_id
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 access_log = logging.getLogger("safepassage.access")

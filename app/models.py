@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, Team, User
+from app.changes.models import ChangeFeedEntry
 from app.consents.models import ConsentRecord
 from app.db import Base
 from app.evacuations.models import Evacuation, EvacuationMember
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "ChangeFeedEntry",
     "ConsentRecord",
     "Evacuation",
     "EvacuationMember",

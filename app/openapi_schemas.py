@@ -3,7 +3,7 @@
 Clients are generated from ``/api/v1/openapi.json`` (issue 9), so a component must not let
 a client set what the server refuses, nor leave unsure what an answer always carries:
 
-* **A request body is a component of its own.** ``Blueprint.arguments`` (app/http.py) loads
+* **A request body is a component of its own.** ``Blueprint.arguments`` (app/web/blueprint.py) loads
   a body with ``request_schema(schema)``: the schema without the fields the server sets (its
   dump-only fields, excluded by ``Meta``, so sending one is still 422 "Unknown field."), its
   nested bodies likewise. The same class is loaded and documented: docs == behaviour. Its

@@ -12,7 +12,8 @@ import marshmallow as ma
 from flask import current_app
 
 from app.auth.access import public
-from app.http import Blueprint, Resource
+from app.web.blueprint import Blueprint
+from app.web.resource import Resource
 
 #: The distribution whose version names the build when the deployment names none.
 DISTRIBUTION = "safe-passage"

@@ -23,6 +23,8 @@ from app.extensions import db, limiter
 @contextlib.contextmanager
 def built_app(settings: dict[str, Any]) -> Iterator[Flask]:
     engine = db.engine
+    # the session's bind: the engine, or the connection of a test's rolled-back transaction
+    session_options = dict(db.session.session_factory.kw)
     limiter_state, api_state = dict(vars(limiter)), dict(vars(api))
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -33,8 +35,8 @@ def built_app(settings: dict[str, Any]) -> Iterator[Flask]:
         if db.engine is not None and db.engine is not engine:
             db.engine.dispose()
         db.engine = engine
-        if engine is not None:
-            db.session.configure(bind=engine)
+        db.session.session_factory.kw.clear()
+        db.session.session_factory.kw.update(session_options)
         vars(limiter).clear()
         vars(limiter).update(limiter_state)
         vars(api).clear()

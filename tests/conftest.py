@@ -1,9 +1,27 @@
 """Test fixtures: a real, migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL).
 
 Each test session migrates a database of its own with Alembic; each test starts from empty
-tables. Requests go through the Flask test client; test code that calls services directly
-opens its own app context (``with app.app_context():``), so no session is shared with the
-requests under test.
+tables (but for the data its module shares, below). Requests go through the Flask test
+client; test code that calls services directly opens its own app context (``with
+app.app_context():``), so no session is shared with the requests under test.
+
+How a test's writes go away (``_isolation``):
+
+* By default a test runs inside one transaction on one connection, rolled back at its end.
+  ``db.session`` is bound to that connection with ``join_transaction_mode=
+  "create_savepoint"`` (SQLAlchemy's recipe "Joining a Session into an External
+  Transaction"): the app's commits release a savepoint, a request's rollback rolls back to
+  one, and what the test's requests and its own app contexts committed is seen by the rest
+  of the test, as after a real commit. No other connection may be opened meanwhile: it would
+  not see the test's data, or wait on its locks; the test fails if one is.
+* A test marked ``commits`` commits for real, and every table but the (append-only) audit
+  trail is emptied afterwards: races and waits on another connection's lock, threads and
+  served apps with sessions of their own, apps built on an engine of their own.
+* Data a whole module's tests start from (``shared_transaction``: the staff of
+  ``staff_shared_by_the_module``, a module-scoped case of ``tests/case_data.py``) is made
+  once, in an outer transaction held for the module and rolled back at its end; each test
+  then runs in a savepoint of it. Such tests run last in their module, and no other test
+  sees the data.
 """
 
 from __future__ import annotations
@@ -12,9 +30,11 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +46,7 @@ from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
 from app.auth.permissions import OPERATOR
 from app.cli import alembic_config
 from app.extensions import db, limiter
+from app.households import guardianships, persons
 from app.households import service as household_service
 from app.models import Base
 
@@ -77,22 +98,150 @@ def app(database_url, tmp_path_factory):
     db.engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _clean_tables(request):
-    """Every test starts with empty tables and fresh login throttles."""
-    yield
-    if "app" not in request.fixturenames:
-        return
-    app = request.getfixturevalue("app")
+class Outer:
+    """The connection a module's shared data lives on, while a module holds one
+    (``shared_transaction``); its tests run in savepoints of it."""
+
+    connection: sa.Connection | None = None
+
+
+def bind_session(connection: sa.Connection | None) -> None:
+    """Bind ``db.session`` to ``connection`` (joining its transaction with savepoints), or
+    back to the engine with ``None``."""
     db.session.remove()
-    # the audit trail is append-only, in tests too: it only grows, and stays verifiable
+    if connection is None:
+        db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
+    else:
+        db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+
+@contextlib.contextmanager
+def one_connection_one_thread(request, connection: sa.Connection) -> Iterator[None]:
+    """Fail the test if it checks another connection out of the engine's pool, or uses its
+    connection from another thread: in a transaction that is rolled back, another connection
+    sees none of the test's data and may wait on its locks, and a connection is no place for
+    two threads. Such a test is marked ``commits``."""
+    engine, owner = db.engine, threading.get_ident()
+    misuse: list[str] = []
+
+    def checkout(*_args) -> None:
+        misuse.append("opened a connection of its own")
+
+    def execute(*_args) -> None:
+        if threading.get_ident() != owner:
+            misuse.append("used the test's connection from another thread")
+
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(connection, "before_cursor_execute", execute)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "checkout", checkout)
+        sa.event.remove(connection, "before_cursor_execute", execute)
+    if misuse:
+        pytest.fail(
+            f"{request.node.nodeid} {misuse[0]} while its writes were to be rolled back: "
+            "mark it @pytest.mark.commits",
+            pytrace=False,
+        )
+
+
+@contextlib.contextmanager
+def rolled_back(request) -> Iterator[sa.Connection]:
+    """Run the block in a transaction (or, under a module's shared one, a savepoint) that
+    is rolled back at its end; ``db.session`` joins it."""
+    if Outer.connection is not None:
+        connection = Outer.connection
+        transaction = connection.begin_nested()
+    else:
+        connection = db.engine.connect()
+        transaction = connection.begin()
+    bind_session(connection)
+    try:
+        with one_connection_one_thread(request, connection):
+            yield connection
+    finally:
+        db.session.remove()
+        if transaction.is_active:
+            transaction.rollback()
+        if Outer.connection is None:
+            connection.close()
+            bind_session(None)
+        else:
+            bind_session(connection)
+
+
+def empty_tables() -> None:
+    """Delete every row but the audit trail's: it is append-only, in tests too (it only
+    grows, and stays verifiable)."""
+    db.session.remove()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_events"]
     with db.engine.begin() as conn:
         # DELETE, not TRUNCATE: on a handful of rows it is several times faster on PostgreSQL
         for table in tables:
             conn.exec_driver_sql(f"DELETE FROM {table}")
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request):
+    """Every test starts with empty tables and fresh login throttles (see the docstring)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    if Outer.connection is not None and "shared_transaction" not in request.fixturenames:
+        pytest.fail(
+            f"{request.node.nodeid} would see the data its module shares "
+            "(shared_transaction); such tests run first in their module "
+            "(pytest_collection_modifyitems)",
+            pytrace=False,
+        )
+    if request.node.get_closest_marker("commits"):
+        if Outer.connection is not None:
+            pytest.fail("a test marked commits cannot use shared_transaction", pytrace=False)
+        try:
+            yield
+        finally:
+            empty_tables()
+    else:
+        with rolled_back(request):
+            yield
     with app.app_context():
         limiter.reset()
+
+
+@pytest.fixture(scope="module")
+def shared_transaction(app) -> Iterator[sa.Connection]:
+    """For data a whole module's tests read but never keep: made once (by a module-scoped
+    fixture asking for this one), in a transaction held for the module and rolled back at
+    its end; each test runs in a savepoint of it, rolled back too (``rolled_back``)."""
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    Outer.connection = connection
+    bind_session(connection)
+    try:
+        yield connection
+    finally:
+        Outer.connection = None
+        db.session.remove()
+        transaction.rollback()
+        connection.close()
+        bind_session(None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In each module, the tests that read its shared data run last: a module's shared data
+    lives from its first such test to the module's end, and no other test may see it."""
+    position = {id(item): index for index, item in enumerate(items)}
+    modules: dict[str, int] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], len(modules))
+
+    def key(item: pytest.Item) -> tuple[int, bool, int]:
+        shares = "shared_transaction" in getattr(item, "fixturenames", ())
+        return modules[item.nodeid.split("::")[0]], shares, position[id(item)]
+
+    items.sort(key=key)
 
 
 @pytest.fixture
@@ -101,6 +250,9 @@ def is_postgres(database_url) -> bool:
 
 
 # --- query counting ----------------------------------------------------------------------
+
+
+TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK TO")
 
 
 class QueryCounter:
@@ -121,7 +273,9 @@ def count_queries(app):
         counter = QueryCounter()
 
         def record(_conn, _cursor, statement, *_args):
-            if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            # transaction control is not counted; under the per-test rollback a commit is
+            # a RELEASE and a rollback a ROLLBACK TO SAVEPOINT
+            if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
                 counter.statements.append(statement)
 
         sa.event.listen(db.engine, "before_cursor_execute", record)
@@ -155,12 +309,15 @@ def wait_for_lock_waiters(count: int) -> None:
 
 
 # --- factories ---------------------------------------------------------------------------
+# Each ``*_maker`` returns a function that makes one thing through the services, committed in
+# an app context of its own; the ``make_*`` fixtures (registered below the makers) are those
+# functions for a test, acting as the ``coordinator`` fixture. ``tests/case_data.py`` calls
+# the makers for data a whole module shares.
 
 _seq = itertools.count(1)
 
 
-@pytest.fixture
-def make_team(app):
+def team_maker(app):
     def make(name: str | None = None, area: str = "Test area"):
         with app.app_context():
             team = auth_service.create_team(OPERATOR, name=name or f"Team {next(_seq)}", area=area)
@@ -170,8 +327,7 @@ def make_team(app):
     return make
 
 
-@pytest.fixture
-def make_user(app, make_team):
+def user_maker(app, make_team):
     def make(role: str = FIELD_WORKER, team=None, username: str | None = None, **kwargs):
         if role == FIELD_WORKER and team is None:
             team = make_team()
@@ -271,6 +427,44 @@ def admin(make_user):
     return make_user(ADMIN, username="administrator")
 
 
+#: The staff fixtures above, and what ``shared_staff`` makes for them.
+STAFF = ("team", "other_team", "field_worker", "other_field_worker", "coordinator", "admin")
+
+
+@pytest.fixture(scope="module")
+def shared_staff(app, shared_transaction) -> dict:
+    """The six staff fixtures' teams and users, as they make them, all at once, in the
+    module's shared transaction (``staff_shared_by_the_module``)."""
+    make_team = team_maker(app)
+    make_user = user_maker(app, make_team)
+    north, south = make_team("Team North"), make_team("Team South")
+    return {
+        "team": north,
+        "other_team": south,
+        "field_worker": make_user(FIELD_WORKER, north, username="fieldworker"),
+        "other_field_worker": make_user(FIELD_WORKER, south, username="otherfield"),
+        "coordinator": make_user(COORDINATOR, username="coordinator"),
+        "admin": make_user(ADMIN, username="administrator"),
+    }
+
+
+def staff_shared_by_the_module() -> tuple:
+    """Module-scoped stand-ins for the staff fixtures (``STAFF``, in that order): the same
+    teams and users, made once for the module instead of once per test, all six from its
+    first test that asks for one. A module whose tests all start from the staff takes them
+    with ``team, other_team, field_worker, other_field_worker, coordinator, admin =
+    staff_shared_by_the_module()``; its tests must not be marked ``commits``."""
+
+    def stand_in(name: str):
+        def fixture(shared_staff):
+            return shared_staff[name]
+
+        fixture.__doc__ = f"The module's ``{name}`` (``shared_staff``)."
+        return pytest.fixture(fixture, scope="module", name=name)
+
+    return tuple(stand_in(name) for name in STAFF)
+
+
 @pytest.fixture
 def as_field_worker(login, field_worker) -> ApiClient:
     return login(field_worker)
@@ -291,8 +485,7 @@ def as_admin(login, admin) -> ApiClient:
     return login(admin)
 
 
-@pytest.fixture
-def make_household(app, coordinator, team):
+def household_maker(app, coordinator, team):
     """``make_household(team=..., **fields)``: a household created through the service."""
 
     def make(team=team, **fields):
@@ -308,8 +501,7 @@ def make_household(app, coordinator, team):
     return make
 
 
-@pytest.fixture
-def make_person(app, coordinator):
+def person_maker(app, coordinator):
     """``make_person(household, age=30, **fields)``: a member created through the service."""
 
     def make(household, age: int | None = 30, **fields):
@@ -318,15 +510,14 @@ def make_person(app, coordinator):
             fields["estimated_age"] = age
         with app.app_context():
             actor = db.session.get(type(coordinator), coordinator.id)
-            person = household_service.add_member(actor, household, fields)
+            person = persons.add_member(actor, household.id, fields)
             db.session.commit()
             return person
 
     return make
 
 
-@pytest.fixture
-def make_guardian(app, coordinator):
+def guardian_maker(app, coordinator):
     """``make_guardian(child, guardian_person | None, relationship, **fields)``."""
 
     def make(child, guardian=None, relationship: str = "mother", **fields):
@@ -335,15 +526,14 @@ def make_guardian(app, coordinator):
             data["guardian_person_id"] = guardian.id
         with app.app_context():
             actor = db.session.get(type(coordinator), coordinator.id)
-            link = household_service.add_guardian(actor, child, data)
+            link = guardianships.add_guardian(actor, child.id, data)
             db.session.commit()
             return link
 
     return make
 
 
-@pytest.fixture
-def make_consent(app):
+def consent_maker(app):
     """``make_consent(recorder, subject, basis, decision, guardianship=None, **fields)``."""
 
     def make(recorder, subject, basis="self", decision="granted", guardianship=None, **fields):
@@ -379,8 +569,7 @@ def png_bytes(size=(8, 6), colour=(200, 120, 40)) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def make_offer(app, coordinator):
+def offer_maker(app, coordinator):
     """``make_offer(capacity=4, **fields)``: an available housing offer."""
 
     def make(**fields):
@@ -398,38 +587,35 @@ def make_offer(app, coordinator):
     return make
 
 
-@pytest.fixture
-def make_photo(app, coordinator):
+def photo_maker(app, coordinator):
     def make(offer, data: bytes | None = None, caption: str | None = "Living room"):
-        from app.housing import service as housing_service
+        from app.housing import photos
 
         with app.app_context():
             actor = db.session.get(type(coordinator), coordinator.id)
-            photo = housing_service.add_photo(actor, offer.id, data or png_bytes(), caption)
+            photo = photos.add_photo(actor, offer.id, data or png_bytes(), caption)
             db.session.commit()
             return photo
 
     return make
 
 
-@pytest.fixture
-def make_proposal(app, coordinator):
+def proposal_maker(app, coordinator):
     def make(household, offer, notes: str | None = None):
-        from app.households.models import Household
-        from app.housing import service as housing_service
+        from app.housing import proposals
 
         with app.app_context():
             actor = db.session.get(type(coordinator), coordinator.id)
-            row = db.session.get(Household, household.id)
-            proposal = housing_service.propose(actor, row, {"offer_id": offer.id, "notes": notes})
+            proposal = proposals.propose(
+                actor, household.id, {"offer_id": offer.id, "notes": notes}
+            )
             db.session.commit()
             return proposal
 
     return make
 
 
-@pytest.fixture
-def make_evacuation(app, coordinator):
+def evacuation_maker(app, coordinator):
     def make(team, mode: str = "on_foot", **fields):
         from app.evacuations import service as evacuation_service
 
@@ -447,3 +633,55 @@ def make_evacuation(app, coordinator):
             return evacuation
 
     return make
+
+
+make_team = pytest.fixture(team_maker, name="make_team")
+make_user = pytest.fixture(user_maker, name="make_user")
+make_household = pytest.fixture(household_maker, name="make_household")
+make_person = pytest.fixture(person_maker, name="make_person")
+make_guardian = pytest.fixture(guardian_maker, name="make_guardian")
+make_consent = pytest.fixture(consent_maker, name="make_consent")
+make_offer = pytest.fixture(offer_maker, name="make_offer")
+make_photo = pytest.fixture(photo_maker, name="make_photo")
+make_proposal = pytest.fixture(proposal_maker, name="make_proposal")
+make_evacuation = pytest.fixture(evacuation_maker, name="make_evacuation")
+
+
+@dataclass(frozen=True)
+class Makers:
+    """The factories together, acting as one coordinator: ``makers.household(...)``."""
+
+    team: Callable
+    user: Callable
+    household: Callable
+    person: Callable
+    guardian: Callable
+    consent: Callable
+    offer: Callable
+    photo: Callable
+    proposal: Callable
+    evacuation: Callable
+
+    @classmethod
+    def acting_as(cls, app, coordinator, team) -> Makers:
+        """The makers without a test's fixtures (a module's shared data): households are
+        made in ``team`` unless told otherwise, everything by ``coordinator``."""
+        make_team = team_maker(app)
+        return cls(
+            team=make_team,
+            user=user_maker(app, make_team),
+            household=household_maker(app, coordinator, team),
+            person=person_maker(app, coordinator),
+            guardian=guardian_maker(app, coordinator),
+            consent=consent_maker(app),
+            offer=offer_maker(app, coordinator),
+            photo=photo_maker(app, coordinator),
+            proposal=proposal_maker(app, coordinator),
+            evacuation=evacuation_maker(app, coordinator),
+        )
+
+
+@pytest.fixture
+def makers(app, coordinator, team) -> Makers:
+    """The ``make_*`` fixtures together, acting as ``coordinator``, households in ``team``."""
+    return Makers.acting_as(app, coordinator, team)

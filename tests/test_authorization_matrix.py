@@ -14,6 +14,7 @@ import pytest
 
 from app.auth.access import PUBLIC, access_policy
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
+from tests.case_data import build_case, makers_of_their_own, users_of_each_role
 
 ALL = frozenset({FIELD_WORKER, COORDINATOR, ADMIN})
 CASE = frozenset({FIELD_WORKER, COORDINATOR})
@@ -164,49 +165,40 @@ def test_the_app_declares_what_the_table_says(app):
             assert access_policy(app, rule.endpoint, method) == expected, (rule.rule, method)
 
 
-@pytest.fixture
-def world(
-    app,
-    make_user,
-    team,
-    other_team,
-    make_household,
-    make_person,
-    make_guardian,
-    make_consent,
-    make_offer,
-    make_photo,
-    make_proposal,
-    make_evacuation,
-    login,
-):
-    """Users of each role and a case in each of two teams, with a grant awaiting review."""
-    users = {
-        FIELD_WORKER: make_user(FIELD_WORKER, team),
-        COORDINATOR: make_user(COORDINATOR),
-        ADMIN: make_user(ADMIN),
-    }
+@pytest.fixture(scope="module")
+def two_cases(app, shared_transaction):
+    """Users of each role and a case in each of two teams, with a grant awaiting review:
+    made once for the module (each test's writes are rolled back)."""
+    make, _, _ = makers_of_their_own(app)
+    team, other_team = make.team(), make.team()
+    users = users_of_each_role(make, team)
     cases = {}
     for which, owner in (("own", team), ("other", other_team)):
-        household = make_household(team=owner)
-        mother = make_person(household, age=33)
-        child = make_person(household, age=6)
-        link = make_guardian(child, mother, "mother")
-        recorder = make_user(FIELD_WORKER, owner)
-        consent = make_consent(recorder, child, "parental", "granted", guardianship=link)
-        offer = make_offer()
+        case = build_case(
+            make,
+            owner,
+            recorder=make.user(FIELD_WORKER, owner),
+            mother={"age": 33},
+            child={"age": 6},
+        )
         cases[which] = {
-            "household_id": household.id,
-            "person_id": child.id,
-            "guardianship_id": link.id,
-            "consent_id": consent.id,
+            "household_id": case.household.id,
+            "person_id": case.child.id,
+            "guardianship_id": case.guardianship.id,
+            "consent_id": case.grant.id,
             "user_id": users[ADMIN].id,
-            "offer_id": offer.id,
-            "photo_id": make_photo(offer).id,
-            "proposal_id": make_proposal(household, offer).id,
-            "evacuation_id": make_evacuation(owner).id,
+            "offer_id": case.offer.id,
+            "photo_id": case.photo.id,
+            "proposal_id": case.proposal.id,
+            "evacuation_id": case.evacuation.id,
             "team_id": owner.id,
         }
+    return users, cases
+
+
+@pytest.fixture
+def world(two_cases, login):
+    users, cases = two_cases
     return users, cases, login
 
 

@@ -40,6 +40,7 @@ CHANGE = {"SELECT", "INSERT", "UPDATE"}
 EXPECTED_RIGHTS = {
     "audit_events": APPEND,
     "timeline_entries": APPEND,
+    "change_feed": APPEND,
     "teams": APPEND,
     "users": CHANGE,
     "api_tokens": CHANGE,
@@ -193,6 +194,10 @@ REFUSED = [
     "UPDATE housing_photos SET caption = 'edited'",
     "TRUNCATE consent_records",
     "TRUNCATE timeline_entries",
+    "DELETE FROM change_feed",
+    "UPDATE change_feed SET action = 'delete'",
+    "SELECT seq FROM change_feed FOR UPDATE",
+    "TRUNCATE change_feed",
 ]
 
 
@@ -486,6 +491,8 @@ def test_the_app_does_its_work_as_the_runtime_role(tmp_path):
         counts += "(SELECT count(*) FROM timeline_entries), (SELECT count(*) FROM persons)"
         with setup["owner"].connect() as conn:
             kept = tuple(conn.execute(sa.text(counts)).one())
+            # the teams' change feed was written as the runtime role
+            assert conn.scalar(sa.text("SELECT count(*) FROM change_feed")) > 0
 
         # the operator's purge, with the service's URL (DATABASE_URL): as the runtime role
         purged = runner.invoke(args=["retention", "purge", "--older-than-days", "30"])

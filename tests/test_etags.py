@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
+from app.auth.models import ADMIN, FIELD_WORKER, User
 from app.extensions import db
-from app.http import Blueprint
+from app.web.blueprint import Blueprint
+from tests.case_data import build_case, makers_of_their_own
 from tests.http_helpers import etag_of
 
 HOUSEHOLDS = "/api/v1/households"
@@ -408,49 +410,40 @@ def _documented_conditional_gets(client) -> set[str]:
     }
 
 
-@pytest.fixture
-def world(
-    as_field_worker,
-    as_coordinator,
-    as_admin,
-    field_worker,
-    coordinator,
-    team,
-    make_household,
-    make_person,
-    make_guardian,
-    make_consent,
-    make_offer,
-    make_photo,
-    make_proposal,
-    make_evacuation,
-):
-    """One of everything a conditional GET can show, and a client for each role."""
-    household = make_household(locality="Riverside")
-    parent = make_person(household, age=34)
-    child = make_person(household, age=7)
-    link = make_guardian(child, parent, "mother")
-    visited_at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    visit = as_field_worker.post(
-        f"{household_url(household)}/visits", json={"visited_at": visited_at, "outcome": "talked"}
+@pytest.fixture(scope="module")
+def one_of_everything(app, shared_transaction):
+    """One of everything a conditional GET can show, and a user of each role: made once for
+    the module (each test's writes are rolled back)."""
+    from app.visits import service as visits
+
+    make, coordinator, team = makers_of_their_own(app)
+    field_worker, admin = make.user(FIELD_WORKER, team), make.user(ADMIN)
+    case = build_case(
+        make, team, household={"locality": "Riverside"}, mother={"age": 34}, child={"age": 7}
     )
-    assert visit.status_code == 201, visit.get_json()
-    consent = make_consent(coordinator, parent)
-    offer = make_offer()
-    make_photo(offer)
-    make_proposal(household, offer)
-    evacuation = make_evacuation(team)
+    with app.app_context():
+        actor = db.session.get(User, field_worker.id)
+        visited_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        visits.log_visit(actor, case.household.id, {"visited_at": visited_at, "outcome": "talked"})
+        db.session.commit()
+    consent = make.consent(coordinator, case.mother)
     ids = {
         "user_id": field_worker.id,
-        "household_id": household.id,
-        "person_id": child.id,
-        "guardianship_id": link.id,
+        "household_id": case.household.id,
+        "person_id": case.child.id,
+        "guardianship_id": case.guardianship.id,
         "consent_id": consent.id,
-        "offer_id": offer.id,
-        "evacuation_id": evacuation.id,
+        "offer_id": case.offer.id,
+        "evacuation_id": case.evacuation.id,
     }
-    clients = {"field_worker": as_field_worker, "coordinator": as_coordinator, "admin": as_admin}
-    return ids, clients
+    return ids, {"field_worker": field_worker, "coordinator": coordinator, "admin": admin}
+
+
+@pytest.fixture
+def world(one_of_everything, login):
+    """The module's case, and a client for each role."""
+    ids, users = one_of_everything
+    return ids, {role: login(user) for role, user in users.items()}
 
 
 def test_every_conditional_get_is_listed_here(client):

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -256,6 +257,8 @@ def test_a_retry_after_moving_team_is_not_replayed(as_field_worker, field_worker
     assert "locality" not in retry.get_data(as_text=True)
 
 
+@pytest.mark.slow
+@pytest.mark.commits
 def test_concurrent_retries_create_once(app, field_worker):
     """Four copies of one request at once, each on its own connection: one household."""
     token = None

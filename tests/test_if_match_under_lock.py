@@ -17,7 +17,7 @@ from app.extensions import db
 from tests.conftest import wait_for_lock_waiters
 from tests.http_helpers import etag_of
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.commits]
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ TEST_DATABASE_URL is set), so it never touches the suite's database.
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -36,6 +37,7 @@ def test_upgrade_check_downgrade(tmp_path_factory):
             engine.dispose()
 
 
+@pytest.mark.commits
 def test_constraints_follow_the_naming_convention(app):
     from app.extensions import db
 

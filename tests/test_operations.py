@@ -11,8 +11,8 @@ import sys
 import pytest
 from flask import Flask, g
 
-from app.http import register_response_headers
 from app.logs import JsonFormatter, RequestIdFilter, configure_logging, register_request_id
+from app.web.headers import register_response_headers
 
 PROBLEM = "application/problem+json"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")

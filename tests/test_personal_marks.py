@@ -620,6 +620,7 @@ def scratch_tables(app):
         _ScratchBase.metadata.drop_all(db.engine)
 
 
+@pytest.mark.commits
 def test_the_same_column_name_is_decided_table_by_table(app, scratch_tables):
     """The trail reads each table's own marks, not a list of column names."""
     mark = _last_event_id(app)

@@ -17,6 +17,7 @@ this table does not classify.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import importlib
 import inspect
@@ -31,18 +32,21 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
 from app.auth import service as auth
+from app.auth import tokens
 from app.auth.models import COORDINATOR, ApiToken, User
 from app.auth.permissions import OPERATOR
 from app.consents import service as consents
 from app.errors import DomainError, Forbidden, Invalid, NotFound
 from app.evacuations import service as evacuations
-from app.evacuations.models import Evacuation
 from app.extensions import PROJECT_ROOT, db
+from app.households import guardianships, lifecycle, persons
 from app.households import service as households
-from app.households.models import Guardianship, Household, Person
+from app.households.models import Household, Person
+from app.housing import matching, photos, proposals
 from app.housing import service as housing
-from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
+from app.housing.models import HousingOffer
 from app.retention import service as retention
+from app.timeline import service as timeline
 from app.visits import service as visits
 from tests.conftest import PASSWORD, png_bytes
 
@@ -95,6 +99,13 @@ class World:
         return self.fixture("make_guardian")(self.child, None, "father", external_name="Abroad")
 
     @cached_property
+    def grandmother(self):
+        """The child's grandmother, on record and linked as a guardian (not a parent)."""
+        person = self.fixture("make_person")(self.household, age=70)
+        self.fixture("make_guardian")(self.child, person, "grandparent")
+        return person
+
+    @cached_property
     def pending_grant(self):
         """The mother's grant for the child, recorded by the team, awaiting review."""
         mother = self.fixture("make_person")(self.household, age=33)
@@ -123,9 +134,7 @@ class World:
         evacuation = self.fixture("make_evacuation")(self.fixture("team"))
         self.in_session(
             lambda: evacuations.add_member(
-                self.user("coordinator"),
-                self.row(Evacuation, evacuation.id, lock=True),
-                {"person_id": self.adult.id},
+                self.user("coordinator"), evacuation.id, {"person_id": self.adult.id}
             )
         )
         return evacuation
@@ -133,12 +142,15 @@ class World:
     @cached_property
     def departed(self):
         evacuation = self.evacuation
-        self.in_session(
-            lambda: evacuations.depart(
-                self.user("coordinator"), self.row(Evacuation, evacuation.id, lock=True)
-            )
-        )
+        self.in_session(lambda: evacuations.depart(self.user("coordinator"), evacuation.id))
         return evacuation
+
+    @cached_property
+    def accepted(self):
+        """The household accepted the offer (the adult takes a place)."""
+        proposal = self.proposal
+        self.in_session(lambda: proposals.accept_proposal(self.user("coordinator"), proposal.id))
+        return proposal
 
     @cached_property
     def account(self):
@@ -160,15 +172,16 @@ class World:
             return OPERATOR
         return db.session.get(User, self.users()[role].id)
 
-    def row(self, model, id, *, lock: bool = False):
-        if model is Evacuation:
-            return evacuations.get_evacuation(self.user("coordinator"), id, for_update=lock)
-        return db.session.get(model, id, with_for_update=lock or None)
-
     def in_session(self, work: Callable[[], object]) -> None:
         with self.app.app_context():
             work()
             db.session.commit()
+
+    def recorded_missing(self, person) -> Person:
+        """``person`` as ``update_person`` leaves them before their links follow: missing."""
+        row = db.session.get(Person, person.id)
+        row.status = "missing"
+        return row
 
     def token_of(self, user_id) -> ApiToken:
         token = ApiToken(
@@ -262,55 +275,50 @@ CASES = [
     ),
     case_work(
         "households.update_household",
-        lambda w, a: households.update_household(
-            a, w.row(Household, w.household.id, lock=True), {"priority": "high"}
-        ),
+        lambda w, a: households.update_household(a, w.household.id, {"priority": "high"}),
         ("household",),
     ),
     case_work(
         "households.change_household_status",
-        lambda w, a: households.change_household_status(a, w.household.id, "engaging"),
+        lambda w, a: lifecycle.change_household_status(a, w.household.id, "engaging"),
         ("household",),
     ),
     case_work(
         "households.add_member",
-        lambda w, a: households.add_member(
-            a, w.row(Household, w.household.id), {"full_name": "New Member", "estimated_age": 40}
+        lambda w, a: persons.add_member(
+            a, w.household.id, {"full_name": "New Member", "estimated_age": 40}
         ),
         ("household",),
     ),
     case_work(
         "households.update_person",
-        lambda w, a: households.update_person(
-            a, w.row(Person, w.adult.id, lock=True), {"full_name": "Renamed Person"}
-        ),
+        lambda w, a: persons.update_person(a, w.adult.id, {"full_name": "Renamed Person"}),
         ("adult",),
     ),
     case_work(
         "households.add_guardian",
-        lambda w, a: households.add_guardian(
-            a,
-            w.row(Person, w.child.id),
-            {"external_name": "Aunt Abroad", "relationship": "other_relative"},
+        lambda w, a: guardianships.add_guardian(
+            a, w.child.id, {"external_name": "Aunt Abroad", "relationship": "other_relative"}
         ),
         ("child",),
     ),
     case_work(
         "households.update_guardianship",
-        lambda w, a: households.update_guardianship(
-            a,
-            w.row(Guardianship, w.outside_parent.id),
-            {"external_contact": "+000 555 0199 (fictional)"},
+        lambda w, a: guardianships.update_guardianship(
+            a, w.outside_parent.id, {"external_contact": "+000 555 0199 (fictional)"}
         ),
         ("outside_parent",),
+    ),
+    case_work(
+        "households.follow_guardian_status",
+        lambda w, a: guardianships.follow_guardian_status(a, w.recorded_missing(w.grandmother)),
+        ("grandmother",),
     ),
     # --- visits ---
     case_work(
         "visits.log_visit",
         lambda w, a: visits.log_visit(
-            a,
-            w.row(Household, w.household.id, lock=True),
-            {"visited_at": now(), "outcome": "talked"},
+            a, w.household.id, {"visited_at": now(), "outcome": "talked"}
         ),
         ("household",),
     ),
@@ -353,48 +361,42 @@ CASES = [
     ),
     coordinators_only(
         "housing.update_offer",
-        lambda w, a: housing.update_offer(
-            a, housing.get_offer(w.offer.id, for_update=True), {"rooms": 3}
-        ),
+        lambda w, a: housing.update_offer(a, w.offer.id, {"rooms": 3}),
         ("offer",),
     ),
     coordinators_only(
         "housing.add_photo",
-        lambda w, a: housing.add_photo(a, w.offer.id, png_bytes(colour=(1, 2, 3)), "Hall"),
+        lambda w, a: photos.add_photo(a, w.offer.id, png_bytes(colour=(1, 2, 3)), "Hall"),
         ("offer",),
     ),
     coordinators_only(
         "housing.delete_photo",
-        lambda w, a: housing.delete_photo(a, w.row(HousingPhoto, w.photo.id)),
+        lambda w, a: photos.delete_photo(a, w.offer.id, w.photo.id),
         ("photo",),
     ),
     case_work(
         "housing.propose",
-        lambda w, a: housing.propose(
-            a, w.row(Household, w.household.id, lock=True), {"offer_id": w.offer.id}
-        ),
+        lambda w, a: proposals.propose(a, w.household.id, {"offer_id": w.offer.id}),
         ("household", "offer"),
     ),
     case_work(
         "housing.show_proposal",
-        lambda w, a: housing.show_proposal(a, w.row(HousingProposal, w.proposal.id)),
+        lambda w, a: proposals.show_proposal(a, w.proposal.id),
         ("proposal",),
     ),
     case_work(
         "housing.accept_proposal",
-        lambda w, a: housing.accept_proposal(a, w.row(HousingProposal, w.proposal.id)),
+        lambda w, a: proposals.accept_proposal(a, w.proposal.id),
         ("proposal",),
     ),
     case_work(
         "housing.decline_proposal",
-        lambda w, a: housing.decline_proposal(
-            a, w.row(HousingProposal, w.proposal.id), "Too far from school."
-        ),
+        lambda w, a: proposals.decline_proposal(a, w.proposal.id, "Too far from school."),
         ("proposal",),
     ),
     case_work(
         "housing.withdraw_proposal",
-        lambda w, a: housing.withdraw_proposal(a, w.row(HousingProposal, w.proposal.id), None),
+        lambda w, a: proposals.withdraw_proposal(a, w.proposal.id, None),
         ("proposal",),
     ),
     # --- evacuations ---
@@ -404,33 +406,37 @@ CASES = [
     ),
     coordinators_only(
         "evacuations.add_member",
-        lambda w, a: evacuations.add_member(
-            a,
-            w.row(Evacuation, w.evacuation.id, lock=True),
-            {"person_id": w.second_adult.id},
-        ),
+        lambda w, a: evacuations.add_member(a, w.evacuation.id, {"person_id": w.second_adult.id}),
         ("evacuation", "second_adult"),
     ),
     coordinators_only(
         "evacuations.remove_member",
-        lambda w, a: evacuations.remove_member(
-            a, w.row(Evacuation, w.evacuation.id, lock=True), w.adult.id
-        ),
+        lambda w, a: evacuations.remove_member(a, w.evacuation.id, w.adult.id),
         ("evacuation",),
     ),
     coordinators_only(
         "evacuations.depart",
-        lambda w, a: evacuations.depart(a, w.row(Evacuation, w.evacuation.id, lock=True)),
+        lambda w, a: evacuations.depart(a, w.evacuation.id),
         ("evacuation",),
     ),
     coordinators_only(
         "evacuations.arrive",
-        lambda w, a: evacuations.arrive(a, w.row(Evacuation, w.departed.id, lock=True)),
+        lambda w, a: evacuations.arrive(a, w.departed.id),
         ("departed",),
     ),
     coordinators_only(
+        "households.record_arrival",
+        lambda w, a: lifecycle.record_arrival(a, [w.adult.id]),
+        ("departed",),
+    ),
+    coordinators_only(
+        "housing.occupy_accepted_offers",
+        lambda w, a: housing.occupy_accepted_offers(a, [w.household.id]),
+        ("accepted",),
+    ),
+    coordinators_only(
         "evacuations.cancel",
-        lambda w, a: evacuations.cancel(a, w.row(Evacuation, w.evacuation.id, lock=True)),
+        lambda w, a: evacuations.cancel(a, w.evacuation.id),
         ("evacuation",),
     ),
     # --- accounts ---
@@ -446,12 +452,17 @@ CASES = [
     ),
     administrators_only(
         "auth.update_user",
-        lambda w, a: auth.update_user(a, w.row(User, w.account.id), {"full_name": "Corin Renamed"}),
+        lambda w, a: auth.update_user(a, w.account.id, {"full_name": "Corin Renamed"}),
         ("account",),
     ),
     administrators_only(
         "auth.revoke_all_tokens",
-        lambda w, a: auth.revoke_all_tokens(a, w.row(User, w.account.id)),
+        lambda w, a: auth.revoke_all_tokens(a, db.session.get(User, w.account.id)),
+        ("account",),
+    ),
+    administrators_only(
+        "auth.revoke_user_tokens",
+        lambda w, a: auth.revoke_user_tokens(a, w.account.id),
         ("account",),
     ),
     administrators_only(
@@ -460,12 +471,12 @@ CASES = [
     ),
     administrators_only(
         "auth.revoke_token",  # someone else's token
-        lambda w, a: auth.revoke_token(a, w.token_of(w.account.id)),
+        lambda w, a: tokens.revoke_token(a, w.token_of(w.account.id)),
         ("account",),
     ),
     Case(
         "auth.revoke_token",  # one's own token: logging out
-        lambda w, a: auth.revoke_token(a, w.token_of(a.id)),
+        lambda w, a: tokens.revoke_token(a, w.token_of(a.id)),
         {
             "own_field_worker": ALLOWED,
             "other_field_worker": ALLOWED,
@@ -539,7 +550,7 @@ def test_refusals_say_who_may_not_do_what(app, request):
     photo = world.photo
     with app.app_context():
         with pytest.raises(Forbidden) as refused:
-            housing.delete_photo(world.user("own_field_worker"), world.row(HousingPhoto, photo.id))
+            photos.delete_photo(world.user("own_field_worker"), photo.offer_id, photo.id)
         assert refused.value.code == "role_forbidden"
         assert refused.value.detail == (
             "A field worker may not manage housing offers or their photos."
@@ -549,6 +560,48 @@ def test_refusals_say_who_may_not_do_what(app, request):
         assert refused.value.code == "role_forbidden"
         assert refused.value.detail == "An administrator may not record households."
         db.session.rollback()
+
+
+#: The lists under a household (or a child): each service function loads the household (or
+#: the child) within its actor's scope itself, whoever calls it.
+LIST_READS = {
+    "households.list_members": lambda w, a, args: persons.list_members(a, w.household.id, args),
+    "households.list_guardians": lambda w, a, args: guardianships.list_guardians(
+        a, w.child.id, args
+    ),
+    "visits.list_visits": lambda w, a, args: visits.list_visits(a, w.household.id, args),
+    "housing.list_matches": lambda w, a, args: matching.list_matches(a, w.household.id, args),
+    "housing.list_proposals": lambda w, a, args: proposals.list_proposals(a, w.household.id, args),
+    "timeline.list_timeline": lambda w, a, args: timeline.list_timeline(a, w.household.id, args),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_READS))
+def test_a_list_under_a_household_is_read_within_the_actors_scope(app, request, name):
+    world = World(app, request)
+    world.users()
+    assert world.outside_parent.child_id == world.child.id  # committed: household, child, link
+    args = {"limit": 50, "cursor": None}
+    results, pages = {}, {}
+    for role in ("own_field_worker", "other_field_worker", "coordinator"):
+        with app.app_context():
+            try:
+                actor = world.user(role)
+                results[role] = outcome(
+                    lambda actor=actor, role=role: pages.__setitem__(
+                        role, LIST_READS[name](world, actor, args)
+                    )
+                )
+            finally:
+                db.session.rollback()
+
+    assert name in READS
+    assert results == {
+        "own_field_worker": ALLOWED,
+        "other_field_worker": HIDDEN,
+        "coordinator": ALLOWED,
+    }
+    assert set(pages["own_field_worker"]) == {"items", "next_cursor"}
 
 
 # --- the table is complete ----------------------------------------------------------------
@@ -565,15 +618,20 @@ READS = {
     "evacuations.read_evacuation",
     "households.household_scope",
     "households.get_household",
+    "households.lock_household",
     "households.read_household",
     "households.list_households_query",
     "households.person_scope",
     "households.get_person",
     "households.read_person",
-    "households.list_members_query",
-    "households.list_guardians_query",
+    "households.list_members",
+    "households.list_guardians",
     "households.get_guardianship",
     "households.read_guardianship",
+    "housing.list_matches",
+    "housing.list_proposals",
+    "timeline.list_timeline",
+    "visits.list_visits",
 }
 #: Public functions that take no actor, and why that is right for each.
 NO_ACTOR = {
@@ -585,6 +643,7 @@ NO_ACTOR = {
     "auth.warm_up_login": "no state",
     "auth.hash_password": "no state",
     "auth.check_password_policy": "no state",
+    "auth.password_matches": "no state",
     "auth.normalise_username": "no state",
     "auth.device_cookie_for": "signing in: the device of whoever just proved their password",
     "auth.trusted_device": "signing in: reads a signed cookie",
@@ -603,6 +662,7 @@ NO_ACTOR = {
     "households.households_with_counts": "read of rows already in scope",
     "households.load_counts": "read",
     "households.saw_households": "audits a read",
+    "households.saw_household": "audits a read (of a record the operation loaded in scope)",
     "households.saw_members": "audits a read",
     "households.saw_guardians": "audits a read",
     "households.lock_persons": "takes row locks for the operations above, which check",
@@ -611,30 +671,80 @@ NO_ACTOR = {
     "housing.saw_offers": "audits a read",
     "housing.read_offer": "read",
     "housing.get_offer": "read (locks for the operations above, which check)",
+    "housing.settle_status": "an offer's status follows its places, under its caller's lock",
     "housing.get_photo": "read",
+    "housing.check_offer_before_upload": "a 404 before a photo's body is read; offers are "
+    "no case data, and add_photo checks its actor",
     "housing.read_photo": "read",
-    "housing.matches_query": "read for a household already in scope",
-    "housing.saw_matches": "audits a read",
-    "housing.proposals_query": "read for a household already in scope",
     "housing.saw_proposals": "audits a read",
-    "housing.get_proposal": "read within a scope the caller gives",
     "housing.lock_blob": "a photo file's lock, for add_photo and release_blob",
     "housing.release_blob": "after a committed delete: removes a file no photo uses",
-    "visits.list_visits_query": "read for a household already in scope",
     "visits.load_visits": "read",
     "visits.saw_visits": "audits a read",
 }
 
 
+#: Each domain's service layer is its service.py and the modules split from it by concern.
+SPLIT_SERVICE_MODULES = (
+    "audit.chain",
+    "audit.reading",
+    "auth.passwords",
+    "auth.tokens",
+    "households.guardianships",
+    "households.lifecycle",
+    "households.persons",
+    "households.scope",
+    "housing.matching",
+    "housing.photos",
+    "housing.proposals",
+)
+
+
+def service_modules() -> list[str]:
+    """The service modules, as ``package.module``."""
+    found = [
+        f"{p.parent.name}.service" for p in sorted((PROJECT_ROOT / "app").glob("*/service.py"))
+    ]
+    return [*found, *SPLIT_SERVICE_MODULES]
+
+
 def service_functions() -> dict[str, Callable]:
+    """Every public function of the service modules, as ``package.function``."""
     found = {}
-    for path in sorted((PROJECT_ROOT / "app").glob("*/service.py")):
-        package = Path(path).parent.name
-        module = importlib.import_module(f"app.{package}.service")
+    for dotted in service_modules():
+        package = dotted.split(".")[0]
+        module = importlib.import_module(f"app.{dotted}")
         for name, fn in vars(module).items():
             if inspect.isfunction(fn) and fn.__module__ == module.__name__ and name[0] != "_":
+                assert f"{package}.{name}" not in found, f"{package}.{name} is defined twice"
                 found[f"{package}.{name}"] = fn
     return found
+
+
+def _checks_an_actor(path: Path) -> bool:
+    """Whether the module imports a check of the actor (``require_role``, ...)."""
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "app.auth.permissions"
+        and any(alias.name.startswith("require_") for alias in node.names)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
+
+
+def test_every_module_that_checks_an_actor_is_a_service_module():
+    """A module of a domain that checks its actor holds operations the table must know: a
+    new one, or one split from a service.py, is named in SPLIT_SERVICE_MODULES."""
+    known = set(service_modules())
+    checking = {
+        f"{path.parent.name}.{path.stem}"
+        for path in (PROJECT_ROOT / "app").glob("*/*.py")
+        if _checks_an_actor(path)
+    }
+
+    assert "households.persons" in checking  # the check finds what it looks for
+    assert checking <= known, checking - known
+    for dotted in SPLIT_SERVICE_MODULES:
+        assert (PROJECT_ROOT / "app" / f"{dotted.replace('.', '/')}.py").is_file(), dotted
 
 
 def test_every_service_function_is_classified():

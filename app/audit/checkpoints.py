@@ -223,5 +223,16 @@ def after_append(session: Session, first_id: int, last_id: int, last_hash: str) 
                 last_id,
             )
 
-    # run by app.extensions' after_commit hook; dropped on rollback
-    session.info.setdefault("on_commit", []).append(write)
+    session.info["audit_checkpoint"] = write
+
+
+def write_if_due(session: Session) -> None:
+    """After the commit (a hook of app/unit_of_work.py): write the checkpoint if due."""
+    write = session.info.pop("audit_checkpoint", None)
+    if write is not None:
+        write()
+
+
+def forget(session: Session, _previous: object) -> None:
+    """After a rollback (a hook of app/unit_of_work.py): nothing was appended."""
+    session.info.pop("audit_checkpoint", None)

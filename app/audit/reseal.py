@@ -32,8 +32,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.audit.chain import canonical, sealer
 from app.audit.models import GENESIS, AuditEvent
-from app.audit.service import APPEND_LOCK_KEY, _sealer, canonical
+from app.audit.service import APPEND_LOCK_KEY
 from app.db import utcnow
 
 TABLE = AuditEvent.__table__
@@ -142,7 +143,7 @@ def reseal_legacy(connection: sa.Connection, key: bytes) -> Resealed:
     if connection.dialect.name == "postgresql":
         # the service appends under this lock: it waits until this transaction ends
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
-    seal = _sealer(key)
+    seal = sealer(key)
     run, broken_at = _survey(connection, seal)
     if run == 0 and broken_at is not None:
         raise ResealRefused(

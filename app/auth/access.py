@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request
 
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER, ApiToken, User
 from app.auth.permissions import CASE_ROLES, ROLE_LABELS
-from app.auth.service import resolve_token
+from app.auth.tokens import resolve_token
 from app.errors import Forbidden, Unauthorized
 
 PUBLIC = "public"

@@ -19,6 +19,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
+from app.changes import stream
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.households.models import Household, Person
@@ -40,11 +41,14 @@ class Actor(Protocol):
 
 
 def require_role(actor: Actor | None, *allowed: str, doing: str) -> None:
-    """403 ``role_forbidden`` unless ``actor`` holds one of the ``allowed`` roles."""
+    """403 ``role_forbidden`` unless ``actor`` holds one of the ``allowed`` roles. Allowed,
+    the unit of work's changes are ``actor``'s when no request names its user (a command,
+    a test calling the service): the timeline and the audit trail say who acted."""
     role = getattr(actor, "role", None)
     if role not in allowed:
         who = ROLE_LABELS.get(role, "Someone without a role")
         raise Forbidden(f"{who} may not {doing}.", code="role_forbidden")
+    stream.acting(actor)
 
 
 def require_team(actor: Actor | None, team_id: uuid.UUID | None, *, what: str) -> None:

@@ -1,272 +1,37 @@
-"""Accounts, teams and tokens. Functions flush; the request or command commits."""
+"""Accounts and teams, managed by administrators (and the operator at the command line).
+
+Signing in and tokens are ``app.auth.tokens``; passwords are hashed and judged by
+``app.auth.passwords``. Functions flush; the request or command commits.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import hashlib
-import hmac
 import re
-import secrets
 import uuid
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from zxcvbn import zxcvbn
 
 from app.audit import service as audit
-from app.auth import throttle
 from app.auth.models import ADMIN, FIELD_WORKER, ROLES, ApiToken, Team, User
+from app.auth.passwords import check_password_policy, hash_password
 from app.auth.permissions import Actor, require_role
 from app.db import ensure_new_id, utcnow
-from app.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
-TOKEN_PREFIX = "sp_"
-#: A token's last use is written at most this often, so reads stay reads.
-LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
-
-
-@cache
-def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
-
-
-def password_hasher() -> PasswordHasher:
-    cfg = current_app.config
-    return _hasher(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
-
-
-@cache
-def _dummy_hash(hasher: PasswordHasher) -> str:
-    return hasher.hash(secrets.token_urlsafe(16))
-
-
-def warm_up_login() -> None:
-    """Make the unknown-user hash now, so the first such login costs what any login costs."""
-    _dummy_hash(password_hasher())
-
-
-def hash_password(password: str) -> str:
-    return password_hasher().hash(password)
-
-
-#: zxcvbn's own ceiling: its cost grows steeply with length. A longer password is judged
-#: on its first this many characters (a strong start stays strong with more after it).
-STRENGTH_CHECKED_CHARACTERS = 72
-#: Words of this service that an attacker tries first (NIST: context-specific words).
-SERVICE_WORDS = ("safepassage", "safe", "passage", "evacuation", "evacuate", "coordinator")
-
-
-def check_password_policy(password: str, username: str, full_name: str | None = None) -> None:
-    """Refuse short passwords, ones made of the user's own name, and guessable ones.
-
-    NIST SP 800-63B: no composition rules; refuse what attackers try first. zxcvbn scores
-    a password against frequency lists from breached-password corpora, common words and
-    names, keyboard patterns, repeats, sequences and dates, and the user's own name.
-    """
-    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
-    problems = []
-    if len(password) < minimum:
-        problems.append(f"Use at least {minimum} characters.")
-    lowered = password.lower()
-    names = [username, *(full_name or "").split()]
-    if any(len(name) >= 3 and name.lower() in lowered for name in names):
-        problems.append("Do not use your own name or username in the password.")
-    if not problems:
-        judged = zxcvbn(
-            password[:STRENGTH_CHECKED_CHARACTERS],
-            user_inputs=[username, *(full_name or "").split(), full_name or "", *SERVICE_WORDS],
-        )
-        if judged["score"] < current_app.config["PASSWORD_MIN_STRENGTH"]:
-            feedback = judged["feedback"]
-            problems.append(
-                " ".join(
-                    filter(
-                        None,
-                        [
-                            "This password is too easy to guess.",
-                            feedback.get("warning"),
-                            *(
-                                feedback.get("suggestions")
-                                or ["Use a passphrase of four or more unrelated words."]
-                            ),
-                        ],
-                    )
-                )
-            )
-    if problems:
-        raise Invalid({"password": problems})
 
 
 def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _token_hash(token: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass
-class IssuedToken:
-    token: str
-    record: ApiToken
-    user: User
-    #: Proof that this device has signed in as this user: present it at the next login.
-    device_cookie: str
-
-
-# --- device cookies (OWASP "Slow Down Online Guessing Attacks with Device Cookies") ------
-#
-# A successful login hands the device a value signed with SECRET_KEY that names the user
-# and a random device id. A login that presents it for the same user is counted in that
-# device's own throttle bucket, not in the buckets strangers fill (see app.auth.throttle).
-# The signature's salt includes the user's password hash, so a new password (what an
-# administrator sets for a lost tablet) voids every device cookie of that user.
-
-
-def _device_serializer(user: User) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"],
-        salt="safe-passage/device-cookie/" + user.password_hash,
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
-
-
-def device_cookie_for(user: User, device_id: str | None = None) -> str:
-    """A device cookie for ``user``: a new device, or ``device_id`` renewed."""
-    payload = {"u": str(user.id), "d": device_id or secrets.token_urlsafe(16)}
-    return _device_serializer(user).dumps(payload)
-
-
-def trusted_device(user: User | None, device_cookie: str | None) -> str | None:
-    """The device id of a valid, unexpired device cookie of ``user``, else None."""
-    if user is None or not device_cookie:
-        return None
-    max_age = current_app.config["DEVICE_COOKIE_MAX_AGE_DAYS"] * 86400
-    try:
-        payload = _device_serializer(user).loads(device_cookie, max_age=max_age)
-    except BadSignature:  # also expired (SignatureExpired) or malformed
-        return None
-    if not isinstance(payload, dict) or payload.get("u") != str(user.id):
-        return None
-    device_id = payload.get("d")
-    return device_id if isinstance(device_id, str) and device_id else None
-
-
-def issue_token(
-    username: str,
-    password: str,
-    device_label: str | None = None,
-    *,
-    device_cookie: str | None = None,
-    client_address: str | None = None,
-) -> IssuedToken:
-    """Log in: the same answer for an unknown user, a wrong password or a disabled account.
-
-    Each attempt is counted by the login throttle before the password is checked (429 when
-    a bucket is full); a valid ``device_cookie`` of this user puts it in that device's
-    bucket instead of the ones strangers can fill.
-    """
-    hasher = password_hasher()
-    username = normalise_username(username)
-    user = db.session.scalar(sa.select(User).where(User.username == username))
-    device_id = trusted_device(user, device_cookie)
-    attempt = throttle.begin_login(username, client_address or "unknown", device_id)
-    refused = Unauthorized("The username or password is wrong.", code="invalid_credentials")
-    if user is None:
-        # spend the same time as a real check, so timing does not reveal who exists
-        with contextlib.suppress(VerificationError):
-            hasher.verify(_dummy_hash(hasher), password)
-        raise refused
-    try:
-        hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        raise refused from None
-    if not user.is_active:
-        raise refused
-    attempt.succeeded()
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-    now = utcnow()
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(
-        user_id=user.id,
-        token_hash=_token_hash(token),
-        device_label=device_label,
-        expires_at=now + dt.timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]),
-        last_used_at=now,
-    )
-    db.session.add(record)
-    db.session.flush()
-    return IssuedToken(
-        token=token, record=record, user=user, device_cookie=device_cookie_for(user, device_id)
-    )
-
-
-def resolve_token(token: str) -> tuple[User, ApiToken] | None:
-    """The active user and live token behind a bearer token, or None."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    row = db.session.execute(
-        sa.select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token))
-    ).one_or_none()
-    if row is None:
-        return None
-    record, user = row
-    now = utcnow()
-    if record.revoked_at is not None or record.expires_at <= now or not user.is_active:
-        return None
-    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        # every API request's transaction may write (reads are audited): note it here
-        record.last_used_at = now
-    return user, record
-
-
-def revoke_token(actor: Actor, record: ApiToken) -> None:
-    """Log out: anyone may end their own token; an administrator may end anyone's."""
-    if record.user_id != actor.id:
-        require_role(actor, ADMIN, doing="revoke another user's token")
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-        db.session.flush()
-
-
-def revoke_all_tokens(actor: Actor, user: User) -> int:
-    """Revoke every live token of ``user`` (a lost tablet); returns how many."""
-    require_role(actor, ADMIN, doing="revoke users' tokens")
-    result = db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    audit.record("revoke_all_tokens", "users", user.id, {"revoked": result.rowcount})
-    return result.rowcount
-
-
-# --- teams and users ---------------------------------------------------------------------
+# --- teams -------------------------------------------------------------------------------
 
 
 def list_teams_query() -> sa.Select:
     return sa.select(Team)
-
-
-def list_users_query(*, role: str | None = None, team_id: uuid.UUID | None = None) -> sa.Select:
-    stmt = sa.select(User)
-    if role is not None:
-        stmt = stmt.where(User.role == role)
-    if team_id is not None:
-        stmt = stmt.where(User.team_id == team_id)
-    return stmt
 
 
 def create_team(
@@ -298,6 +63,18 @@ def find_team(name_or_id: str) -> Team:
         if team is None:
             raise NotFound(f"No team named {name_or_id!r}.") from None
         return team
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def list_users_query(*, role: str | None = None, team_id: uuid.UUID | None = None) -> sa.Select:
+    stmt = sa.select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if team_id is not None:
+        stmt = stmt.where(User.team_id == team_id)
+    return stmt
 
 
 def _check_team_for_role(role: str, team_id: uuid.UUID | None) -> None:
@@ -370,12 +147,23 @@ def find_user(username: str) -> User:
     return user
 
 
-def update_user(actor: Actor, user: User, changes: dict) -> User:
-    """Change a user's name, role, team, active flag or password.
+def update_user(
+    actor: Actor,
+    user_id: uuid.UUID,
+    changes: dict,
+    *,
+    precondition: Callable[[User], None] | None = None,
+) -> User:
+    """Change a user's name, role, team, active flag or password, under the account's lock;
+    ``precondition`` (the If-Match check) sees the account as the lock found it, so no one
+    changes it meanwhile.
 
     Disabling a user or changing their password ends their sessions at once.
     """
     require_role(actor, ADMIN, doing="change user accounts")
+    user = get_user(user_id, for_update=True)
+    if precondition is not None:
+        precondition(user)
     if user.id == actor.id and (
         changes.get("is_active") is False or changes.get("role", ADMIN) != ADMIN
     ):
@@ -403,3 +191,21 @@ def update_user(actor: Actor, user: User, changes: dict) -> User:
     if changes.get("is_active") is False or "password" in changes:
         revoke_all_tokens(actor, user)
     return user
+
+
+def revoke_all_tokens(actor: Actor, user: User) -> int:
+    """Revoke every live token of ``user`` (a lost tablet); returns how many."""
+    require_role(actor, ADMIN, doing="revoke users' tokens")
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record("revoke_all_tokens", "users", user.id, {"revoked": result.rowcount})
+    return result.rowcount
+
+
+def revoke_user_tokens(actor: Actor, user_id: uuid.UUID) -> int:
+    """Revoke every live token of the user ``user_id`` (404 for no such account); returns
+    how many (``revoke_all_tokens``, which checks the actor)."""
+    return revoke_all_tokens(actor, get_user(user_id))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from app.changes import stream
+from app.changes.stream import Change
 from app.consents.models import ConsentRecord
 from app.db import utcnow
 from app.extensions import db
@@ -232,34 +234,31 @@ def _social_services(
 # --- the stored answer, for reports ------------------------------------------------------
 
 
-def _note_touched(session: Session, _context, _instances) -> None:
-    """Before a flush: whose answer may it move? Consents' subjects, guardians' children,
-    new people and people whose status or birth date changed."""
-    touched = session.info.setdefault("eligibility_touched", set())
-    for obj in session.new:
-        if isinstance(obj, ConsentRecord):
-            touched.add(obj.subject_id)
-        elif isinstance(obj, Guardianship):
-            touched.add(obj.child_id)
-        elif isinstance(obj, Person):
-            touched.add(obj.id)
-    for obj in session.dirty:
-        if isinstance(obj, ConsentRecord):
-            touched.add(obj.subject_id)
-        elif isinstance(obj, Guardianship):
-            touched.add(obj.child_id)
-        elif isinstance(obj, Person):
-            state = sa.inspect(obj)
-            if any(state.attrs[key].history.has_changes() for key in ("status", "date_of_birth")):
-                touched.add(obj.id)
+def _touched(changes: list[Change]) -> set[uuid.UUID]:
+    """Whose answer may the changes move? Consents' subjects, guardianships' children (the
+    person each belongs to), new people and people whose status or birth date changed."""
+    touched = set()
+    for change in changes:
+        if change.action == "delete" or change.person_id is None:
+            continue
+        if change.entity in ("consent_records", "guardianships") or (
+            change.entity == "persons"
+            and (
+                change.action == "create"
+                or change.touches("status")
+                or change.touches("date_of_birth")
+            )
+        ):
+            touched.add(change.person_id)
+    return touched
 
 
-def _store_answers(session: Session) -> None:
+@stream.consumer
+def store_answers(session: Session, changes: list[Change]) -> None:
     """Before commit: store the rule's current answer for everyone the changes touched."""
-    if not session.info.get("eligibility_touched"):
+    touched = _touched(changes)
+    if not touched:
         return
-    session.flush()
-    touched = {t for t in session.info.pop("eligibility_touched", set()) if t is not None}
     people = session.scalars(sa.select(Person).where(Person.id.in_(touched))).all()
     table = Person.__table__
     for person in people:
@@ -277,14 +276,3 @@ def _store_answers(session: Session) -> None:
                 eligibility_until=until,
             )
         )
-
-
-def _forget_touched(session: Session, _previous) -> None:
-    session.info.pop("eligibility_touched", None)
-
-
-sa.event.listen(Session, "before_flush", _note_touched)
-# first among the before_commit listeners: the audit append comes after it, so the
-# global append lock is held as briefly as possible
-sa.event.listen(Session, "before_commit", _store_answers, insert=True)
-sa.event.listen(Session, "after_soft_rollback", _forget_touched)

@@ -6,6 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.changes.scope import ChangeScope
 from app.db import (
     REMOVED,
     Base,
@@ -68,6 +69,8 @@ class ConsentRecord(Base):
         #: (a consent is revoked and a new one recorded)
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: its subject's, in their household (app.changes)
+    __change_scope__ = ChangeScope(person="subject_id")
 
     id: Mapped[uuid_pk]
     #: The person the decision is about.

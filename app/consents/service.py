@@ -2,7 +2,7 @@
 
 A record is never edited or deleted: a decision is revoked and a new one recorded, so the
 history of every decision stays readable. Every change locks the person the record is
-about before the record itself (the lock order, ``app.households.service.lock_persons``),
+about before the record itself (the lock order, ``app.households.scope.lock_persons``),
 so it never deadlocks with an evacuation step and a withdrawal is never the one given up.
 Functions flush; the request commits.
 """
@@ -24,8 +24,7 @@ from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.households.models import ADULT_AGE, Guardianship, Household, Person, age_on
-from app.households.service import get_person, household_scope, lock_persons, person_scope
-from app.timeline.service import record_entry
+from app.households.scope import get_person, household_scope, lock_persons, person_scope
 from app.visits.models import Visit
 from app.visits.service import CLOCK_SKEW
 
@@ -102,20 +101,6 @@ def record_consent(actor: User, data: dict) -> ConsentRecord:
         recorded_at=now,
     )
     db.session.add(record)
-    record_entry(
-        household_id=subject.household_id,
-        occurred_at=given_at,
-        kind="consent_recorded",
-        entity_type="consent",
-        entity_id=record.id,
-        person_id=subject.id,
-        actor=actor,
-        details={
-            "basis": basis,
-            "decision": record.decision,
-            "review_status": record.review_status,
-        },
-    )
     db.session.flush()
     shown = get_consent(actor, record.id)
     saw_consents([shown], via="record_consent", actor=actor)
@@ -363,16 +348,6 @@ def _review(actor: User, record: ConsentRecord, status: str, note: str | None) -
     record.reviewed_by = actor.id
     record.reviewed_at = now
     record.review_note = note
-    record_entry(
-        household_id=record.context["household_id"],
-        occurred_at=now,
-        kind=f"consent_{status}",
-        entity_type="consent",
-        entity_id=record.id,
-        person_id=record.subject_id,
-        actor=actor,
-        details={"basis": record.basis, "decision": record.decision},
-    )
     db.session.flush()
     saw_consents([record], via=f"consent_{status}", actor=actor)
     return record
@@ -418,16 +393,6 @@ def revoke_consent(actor: User, consent_id: uuid.UUID, reason: str) -> ConsentRe
     record.revoked_at = now
     record.revoked_by = actor.id
     record.revocation_reason = reason
-    record_entry(
-        household_id=record.context["household_id"],
-        occurred_at=now,
-        kind="consent_revoked",
-        entity_type="consent",
-        entity_id=record.id,
-        person_id=record.subject_id,
-        actor=actor,
-        details={"basis": record.basis, "decision": record.decision},
-    )
     db.session.flush()
     saw_consents([record], via="revoke_consent", actor=actor)
     return record

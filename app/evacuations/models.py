@@ -6,6 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.changes.scope import ChangeScope
 from app.db import (
     REMOVED,
     Base,
@@ -38,6 +39,8 @@ class Evacuation(Versioned, Base):
         #: the service's rights: steps, anonymising, locks; never removed (a cancelled one stays)
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: its team's, no household's; its steps reach its members' households (app.changes)
+    __change_scope__ = ChangeScope(team="team_id")
 
     id: Mapped[uuid_pk]
     team_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("teams.id", ondelete="RESTRICT"))
@@ -71,6 +74,8 @@ class EvacuationMember(Base):
         #: the service's rights: a member is taken out of an evacuation before it departs
         runtime_rights("SELECT", "INSERT", "UPDATE", "DELETE"),
     )
+    #: the person's, in their household
+    __change_scope__ = ChangeScope(person="person_id")
 
     evacuation_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("evacuations.id", ondelete="CASCADE"), primary_key=True

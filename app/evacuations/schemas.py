@@ -1,20 +1,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields
 
+from app import schema_fields as sf
 from app.evacuations.models import MODES, STATUSES
-from app.http import (
-    CLIENT_ID_DESCRIPTION,
-    NOT_BLANK,
-    VERSION_DESCRIPTION,
-    AwareDateTime,
-    PageArgsSchema,
-)
-
-
-def _about(description: str) -> dict:
-    return {"metadata": {"description": description}}
+from app.web.fields import AwareDateTime
+from app.web.pagination import PageArgsSchema
 
 
 class MemberSchema(ma.Schema):
@@ -23,25 +15,24 @@ class MemberSchema(ma.Schema):
 
     person_id = fields.UUID(
         required=True,
-        **_about("The person who leaves: present, eligible, in no other active evacuation"),
+        **sf.about("The person who leaves: present, eligible, in no other active evacuation"),
     )
     accompanied_by_person_id = fields.UUID(
         allow_none=True,
-        metadata={
-            "description": "A child goes accompanied: an adult member of this same evacuation"
-            " who goes with them (or name `escort_user_id`); otherwise 409"
-            " `unaccompanied_child`"
-        },
+        **sf.about(
+            "A child goes accompanied: an adult member of this same evacuation who goes with"
+            " them (or name `escort_user_id`); otherwise 409 `unaccompanied_child`"
+        ),
     )
     escort_user_id = fields.UUID(
         allow_none=True,
-        metadata={
-            "description": "Or a named member of staff (an active field worker or"
-            " coordinator) who escorts the child"
-        },
+        **sf.about(
+            "Or a named member of staff (an active field worker or coordinator) who escorts"
+            " the child"
+        ),
     )
     destination_offer_id = fields.UUID(
-        allow_none=True, **_about("The housing offer the person goes to, if known")
+        allow_none=True, **sf.about("The housing offer the person goes to, if known")
     )
 
 
@@ -49,51 +40,35 @@ class EvacuationSchema(ma.Schema):
     """One movement out: who runs it, when and how it leaves, where people meet, and who
     goes with whom. planned → departed → arrived, or cancelled."""
 
-    id = fields.UUID(metadata={"description": CLIENT_ID_DESCRIPTION})
-    team_id = fields.UUID(required=True, **_about("The team that runs it"))
+    id = sf.client_id()
+    team_id = fields.UUID(required=True, **sf.about("The team that runs it"))
     planned_departure = AwareDateTime(
-        required=True, **_about("When it is planned to leave, with offset (answered in UTC)")
+        required=True, **sf.about("When it is planned to leave, with offset (answered in UTC)")
     )
-    mode = fields.String(
-        required=True,
-        validate=validate.OneOf(MODES),
-        **_about("On foot, or by vehicle when the road allows"),
+    mode = sf.code(MODES, "On foot, or by vehicle when the road allows", required=True)
+    meeting_point = sf.text(
+        sf.MAX_TEXT, "Where the people meet to leave", not_blank=True, required=True
     )
-    meeting_point = fields.String(
-        required=True,
-        validate=[validate.Length(max=4000), NOT_BLANK],
-        **_about("Where the people meet to leave"),
-    )
-    route_notes = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=4000),
-        **_about("The route and its dangers, for the team"),
-    )
-    status = fields.String(
+    route_notes = sf.text(sf.MAX_TEXT, "The route and its dangers, for the team", allow_none=True)
+    status = sf.code(
+        STATUSES,
+        "Set by the server: changed by the depart, arrive and cancel actions",
         dump_only=True,
-        validate=validate.OneOf(STATUSES),
-        **_about("Set by the server: changed by the depart, arrive and cancel actions"),
     )
-    departed_at = fields.AwareDateTime(
-        dump_only=True, allow_none=True, **_about("When it departed (UTC); null before")
-    )
-    arrived_at = fields.AwareDateTime(
-        dump_only=True, allow_none=True, **_about("When it arrived (UTC); null before")
-    )
+    departed_at = sf.read_only_or_null(fields.AwareDateTime, "When it departed (UTC); null before")
+    arrived_at = sf.read_only_or_null(fields.AwareDateTime, "When it arrived (UTC); null before")
     members = fields.List(
         fields.Nested(MemberSchema),
         dump_only=True,
-        **_about("Set by the server: the people going, added and removed under `/members`"),
+        **sf.about("Set by the server: the people going, added and removed under `/members`"),
     )
-    version = fields.Integer(dump_only=True, **_about(VERSION_DESCRIPTION))
+    version = sf.record_version()
 
 
 class EvacuationQueryArgsSchema(PageArgsSchema):
     """Filters of the evacuation list."""
 
-    status = fields.String(
-        validate=validate.OneOf(STATUSES), **_about("Only evacuations with this status")
-    )
+    status = sf.code(STATUSES, "Only evacuations with this status")
 
 
 # --- an example for the document (fictional places) --------------------------------------

@@ -4,10 +4,12 @@ Nobody leaves without the permission the law requires: adding a member and depar
 the eligibility rule again inside the same transaction, after locking the people
 concerned, so a revocation or refusal committed a moment earlier always wins (the
 services that change consents and guardians lock the same person rows). Locks follow the
-one order documented at ``app.households.service.lock_persons``: the evacuation (the view
-takes it), then its people, and never a consent or a guardianship before them, so a
-withdrawal racing a step waits its turn and is never the one the database gives up.
-Functions flush; the request commits.
+one order documented at ``app.households.scope.lock_persons``: the evacuation (each step
+loads and locks it itself, within the actor's scope), then its people, and never a consent
+or a guardianship before them, so a withdrawal racing a step waits its turn and is never
+the one the database gives up. An arrival moves people and households through the
+households' service and the offers through housing's, in that order. Functions flush; the
+request commits.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from app.db import ensure_new_id, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.evacuations.models import ACTIVE_STATUSES, Evacuation, EvacuationMember
 from app.extensions import db
-from app.households.models import Household, Person
-from app.households.service import change_household_status, lock_persons
-from app.housing.models import HousingOffer, HousingProposal
+from app.households.lifecycle import record_arrival
+from app.households.models import Person
+from app.households.scope import lock_persons
+from app.housing import service as housing
+from app.housing.models import HousingOffer
 
 STAFF_ROLES = (FIELD_WORKER, COORDINATOR)
 
@@ -134,6 +138,13 @@ def _require_coordinator(actor: User) -> None:
     require_role(actor, COORDINATOR, doing="plan or run evacuations (coordinators do)")
 
 
+def _locked(actor: User, evacuation_id: uuid.UUID) -> Evacuation:
+    """A coordinator's step: the evacuation within the actor's scope, locked (FOR UPDATE,
+    the first lock of the lock order); 403 for another role, 404 when there is none."""
+    _require_coordinator(actor)
+    return get_evacuation(actor, evacuation_id, for_update=True)
+
+
 def _require_status(evacuation: Evacuation, status: str, action: str) -> None:
     if evacuation.status != status:
         raise Conflict(
@@ -173,10 +184,10 @@ def _accompaniment_problem(
     )
 
 
-def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMember:
+def add_member(actor: User, evacuation_id: uuid.UUID, data: dict) -> Evacuation:
     """Add a person: the rule is evaluated now, under lock; every reason is returned. The
-    evacuation, refreshed, lists its members: a look at them, recorded."""
-    _require_coordinator(actor)
+    answer is the evacuation, refreshed, listing its members: a look at them, recorded."""
+    evacuation = _locked(actor, evacuation_id)
     _require_status(evacuation, "planned", "take new members")
     person_id = data["person_id"]
     # the person and their companion, in one call after the evacuation (the lock order,
@@ -222,8 +233,7 @@ def add_member(actor: User, evacuation: Evacuation, data: dict) -> EvacuationMem
     _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
-    _shown(actor, evacuation, "add_evacuation_member")
-    return member
+    return _shown(actor, evacuation, "add_evacuation_member")
 
 
 def _touch(evacuation: Evacuation) -> None:
@@ -259,8 +269,9 @@ def _load_users(ids) -> dict[uuid.UUID, User]:
     return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))}
 
 
-def remove_member(actor: User, evacuation: Evacuation, person_id: uuid.UUID) -> None:
-    _require_coordinator(actor)
+def remove_member(actor: User, evacuation_id: uuid.UUID, person_id: uuid.UUID) -> Evacuation:
+    """Take a person out of a planned evacuation; the answer is the evacuation (a look)."""
+    evacuation = _locked(actor, evacuation_id)
     _require_status(evacuation, "planned", "change its members")
     member = next((m for m in evacuation.members if m.person_id == person_id), None)
     if member is None:
@@ -286,15 +297,15 @@ def remove_member(actor: User, evacuation: Evacuation, person_id: uuid.UUID) -> 
     _touch(evacuation)
     db.session.flush()
     db.session.refresh(evacuation, attribute_names=["members"])
-    _shown(actor, evacuation, "remove_evacuation_member")
+    return _shown(actor, evacuation, "remove_evacuation_member")
 
 
 # --- departure and arrival ---------------------------------------------------------------
 
 
-def depart(actor: User, evacuation: Evacuation) -> Evacuation:
+def depart(actor: User, evacuation_id: uuid.UUID) -> Evacuation:
     """Everyone is checked again, under lock; one blocked person stops the departure."""
-    _require_coordinator(actor)
+    evacuation = _locked(actor, evacuation_id)
     _require_status(evacuation, "planned", "depart")
     if not evacuation.members:
         raise Conflict("Nobody is in this evacuation.", code="invalid_transition")
@@ -319,52 +330,23 @@ def depart(actor: User, evacuation: Evacuation) -> Evacuation:
     return _shown(actor, evacuation, "depart")
 
 
-def arrive(actor: User, evacuation: Evacuation) -> Evacuation:
+def arrive(actor: User, evacuation_id: uuid.UUID) -> Evacuation:
     """Members are evacuated; a household with nobody left is evacuated (through the
     households' lifecycle; one a coordinator has closed stays closed); its accepted housing
-    is occupied."""
-    _require_coordinator(actor)
+    is occupied. Each through its own domain's service, in the lock order: the evacuation,
+    its people, their households, then the offers."""
+    evacuation = _locked(actor, evacuation_id)
     _require_status(evacuation, "departed", "arrive")
-    persons = lock_persons([m.person_id for m in evacuation.members])
-    for person in persons.values():
-        # someone recorded missing or deceased on the way did not arrive
-        if person.status == "present":
-            person.status = "evacuated"
-    db.session.flush()
-    household_ids = {p.household_id for p in persons.values()}
-    # the households after their people, in id order
-    emptied = db.session.scalars(
-        sa.select(Household.id)
-        .where(Household.id.in_(household_ids), Household.status.not_in(("evacuated", "closed")))
-        .where(
-            ~sa.select(Person.id)
-            .where(Person.household_id == Household.id, Person.status == "present")
-            .exists()
-        )
-        .order_by(Household.id)
-        .with_for_update()
-    ).all()
-    for household_id in emptied:
-        change_household_status(actor, household_id, "evacuated", cause="arrival")
-    offers = db.session.scalars(
-        sa.select(HousingOffer)
-        .join(HousingProposal, HousingProposal.offer_id == HousingOffer.id)
-        .where(
-            HousingProposal.household_id.in_(household_ids),
-            HousingProposal.status == "accepted",
-        )
-        .with_for_update(of=HousingOffer)
-    ).all()
-    for offer in offers:
-        offer.status = "occupied"
+    household_ids = record_arrival(actor, [m.person_id for m in evacuation.members])
+    housing.occupy_accepted_offers(actor, household_ids)
     evacuation.status = "arrived"
     evacuation.arrived_at = utcnow()
     db.session.flush()
     return _shown(actor, evacuation, "arrive")
 
 
-def cancel(actor: User, evacuation: Evacuation) -> Evacuation:
-    _require_coordinator(actor)
+def cancel(actor: User, evacuation_id: uuid.UUID) -> Evacuation:
+    evacuation = _locked(actor, evacuation_id)
     _require_status(evacuation, "planned", "be cancelled")
     evacuation.status = "cancelled"
     evacuation.cancelled_at = utcnow()

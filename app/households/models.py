@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
+from app.changes.scope import ChangeScope
 from app.db import (
     ANONYMISED,
     Base,
@@ -30,6 +31,9 @@ CLOSE_REASONS = (
     "moved_away",
     "duplicate",
 )
+#: What moved a household to its status (DESIGN §10): someone's decision, a logged visit,
+#: an evacuation's arrival.
+STATUS_CAUSES = ("request", "visit", "arrival")
 PRIORITIES = ("low", "normal", "high", "urgent")
 NEEDS = (
     "transport_money",
@@ -87,6 +91,7 @@ class Household(Versioned, Base):
         enum_check("status", HOUSEHOLD_STATUSES),
         enum_check("priority", PRIORITIES),
         enum_check("closed_reason", CLOSE_REASONS),
+        enum_check("status_cause", STATUS_CAUSES),
         sa.CheckConstraint(
             "(status = 'closed') = (closed_reason IS NOT NULL)", name="closed_with_a_reason"
         ),
@@ -102,6 +107,8 @@ class Household(Versioned, Base):
         #: never removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: its changes are its own, and its team's (app.changes)
+    __change_scope__ = ChangeScope(household="id")
 
     id: Mapped[uuid_pk]
     #: Short, unique, readable over a radio (e.g. "K7M-4QX").
@@ -116,10 +123,14 @@ class Household(Versioned, Base):
     address_description: Mapped[str | None] = mapped_column(sa.Text, info=personal())
     latitude: Mapped[float | None] = mapped_column(info=personal())
     longitude: Mapped[float | None] = mapped_column(info=personal())
-    #: Changed only by ``households.service.change_household_status`` (DESIGN §10).
+    #: Changed only by ``households.lifecycle.change_household_status`` (DESIGN §10).
     status: Mapped[str] = mapped_column(
         sa.String(16), default="identified", index=True, info=not_personal()
     )
+    #: What moved it to its status (STATUS_CAUSES), set with every change of its status;
+    #: None before its first one (and on rows older than this column). The timeline's
+    #: ``status_changed`` entry reads its ``cause`` here.
+    status_cause: Mapped[str | None] = mapped_column(sa.String(8), info=not_personal())
     #: Why it was closed: set with ``closed``, cleared when it is re-opened.
     closed_reason: Mapped[str | None] = mapped_column(sa.String(24), info=not_personal())
     #: The coordinator's words on closing, if any: personal, like every free text.
@@ -156,6 +167,8 @@ class Person(Versioned, Base):
         #: the service's rights: edited, anonymised, locked (the lock order); never removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: its own, in its household
+    __change_scope__ = ChangeScope(household="household_id", person="id")
 
     id: Mapped[uuid_pk]
     household_id: Mapped[uuid.UUID] = mapped_column(
@@ -221,6 +234,8 @@ class Guardianship(Versioned, Base):
         #: the service's rights: a legal status changes, anonymised, locked; never removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: the child's, in the child's household
+    __change_scope__ = ChangeScope(person="child_id")
 
     id: Mapped[uuid_pk]
     child_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("persons.id", ondelete="RESTRICT"))

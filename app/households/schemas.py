@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app import schema_fields as sf
 from app.households.models import (
     CLOSE_REASONS,
     HOUSEHOLD_STATUSES,
@@ -15,19 +16,7 @@ from app.households.models import (
     RELATIONSHIPS,
     SEXES,
 )
-from app.http import CLIENT_ID_DESCRIPTION, NOT_BLANK, VERSION_DESCRIPTION, PageArgsSchema
-from app.openapi_schemas import SET_BY_SERVER
-
-MAX_TEXT = 4000
-
-
-def _text(max_length: int = MAX_TEXT, **kwargs) -> fields.String:
-    return fields.String(allow_none=True, validate=validate.Length(max=max_length), **kwargs)
-
-
-def _about(description: str) -> dict:
-    return {"metadata": {"description": description}}
-
+from app.web.pagination import PageArgsSchema
 
 LOCALITY = "Town or village (1-120 characters)"
 FULL_NAME = "Full name as the family gives it (1-200 characters)"
@@ -49,94 +38,79 @@ class HouseholdSchema(ma.Schema):
     """A household the teams visit: where it is, how urgent, what it needs, and its place in
     the lifecycle (identified, engaging, ready, evacuated, declined, closed)."""
 
-    id = fields.UUID(**_about(CLIENT_ID_DESCRIPTION))
-    ref = fields.String(
-        dump_only=True,
-        **_about(
-            "Set by the server: short unique reference readable over a radio, e.g. `K7M-3QX`"
-            " (no 0/O or 1/I)"
-        ),
+    id = sf.client_id()
+    ref = sf.read_only(
+        fields.String,
+        "Set by the server: short unique reference readable over a radio, e.g. `K7M-3QX`"
+        " (no 0/O or 1/I)",
     )
     team_id = fields.UUID(
         allow_none=True,
-        **_about(
+        **sf.about(
             "The team the household is assigned to. A field worker's households are their own"
             " team's (leave out, or send that team); a coordinator assigns any team, or none"
         ),
     )
-    locality = fields.String(
-        required=True, validate=[validate.Length(min=1, max=120), NOT_BLANK], **_about(LOCALITY)
-    )
-    district = _text(120, **_about("District or neighbourhood within the locality"))
-    address_description = _text(
-        **_about(
-            "Free text that finds the place, e.g. 'basement of the 5-storey block by school no. 11'"
-        )
+    locality = sf.text(120, LOCALITY, min_length=1, not_blank=True, required=True)
+    district = sf.text(120, "District or neighbourhood within the locality", allow_none=True)
+    address_description = sf.text(
+        sf.MAX_TEXT,
+        "Free text that finds the place, e.g. 'basement of the 5-storey block by school no. 11'",
+        allow_none=True,
     )
     latitude = fields.Float(
         allow_none=True,
         validate=validate.Range(min=-90, max=90),
-        **_about("WGS 84 degrees north (-90 to 90); give it with `longitude`, or neither"),
+        **sf.about("WGS 84 degrees north (-90 to 90); give it with `longitude`, or neither"),
     )
     longitude = fields.Float(
         allow_none=True,
         validate=validate.Range(min=-180, max=180),
-        **_about("WGS 84 degrees east (-180 to 180); give it with `latitude`, or neither"),
+        **sf.about("WGS 84 degrees east (-180 to 180); give it with `latitude`, or neither"),
     )
-    status = fields.String(
+    status = sf.code(
+        HOUSEHOLD_STATUSES,
+        "Set by the server: where the household is in its lifecycle. Changed by POST"
+        " /households/{id}/status only, and by a logged conversation (identified becomes"
+        " engaging) and an evacuation's arrival (evacuated)",
         dump_only=True,
-        validate=validate.OneOf(HOUSEHOLD_STATUSES),
-        metadata={
-            "description": "Set by the server: where the household is in its lifecycle."
-            " Changed by POST /households/{id}/status only, and by a logged conversation"
-            " (identified becomes engaging) and an evacuation's arrival (evacuated)"
-        },
     )
-    closed_reason = fields.String(
-        dump_only=True,
-        allow_none=True,
-        validate=validate.OneOf(CLOSE_REASONS),
-        metadata={"description": "Why it was closed, while it is closed; null otherwise"},
-    )
-    closed_note = fields.String(
+    closed_reason = sf.code(
+        CLOSE_REASONS,
+        "Why it was closed, while it is closed; null otherwise",
         dump_only=True,
         allow_none=True,
-        **_about("The note given when it was closed, while it is closed; null otherwise"),
     )
-    priority = fields.String(
-        validate=validate.OneOf(PRIORITIES),
-        **_about("How urgently it needs the team; `normal` when not given"),
+    closed_note = sf.read_only_or_null(
+        fields.String, "The note given when it was closed, while it is closed; null otherwise"
     )
+    priority = sf.code(PRIORITIES, "How urgently it needs the team; `normal` when not given")
     needs = fields.List(
         fields.String(validate=validate.OneOf(NEEDS)),
-        **_about(
+        **sf.about(
             "What the family needs to be able to leave; stored once each, sorted. Housing"
             " matches follow `rent_money` (free offers only) and `pets` (pets allowed)"
         ),
     )
-    contact_phone = _text(40, **_about("A phone number that reaches the family, as dialled"))
-    notes = _text(**_about("Free text for the team"))
-    last_visit_at = fields.AwareDateTime(
-        dump_only=True,
-        allow_none=True,
-        **_about("Set by the server: time of the latest visit logged (UTC); null before any"),
+    contact_phone = sf.text(
+        40, "A phone number that reaches the family, as dialled", allow_none=True
     )
-    next_visit_due = fields.Date(
-        dump_only=True,
-        allow_none=True,
-        **_about("Set by the server: the `next_visit_on` of the latest visit; null when none"),
+    notes = sf.text(sf.MAX_TEXT, "Free text for the team", allow_none=True)
+    last_visit_at = sf.read_only_or_null(
+        fields.AwareDateTime,
+        "Set by the server: time of the latest visit logged (UTC); null before any",
     )
-    member_count = fields.Integer(
-        dump_only=True, metadata={"description": "Set by the server: people present"}
+    next_visit_due = sf.read_only_or_null(
+        fields.Date, "Set by the server: the `next_visit_on` of the latest visit; null when none"
     )
-    child_count = fields.Integer(
-        dump_only=True,
-        metadata={"description": "Set by the server: children (under 18 today) present"},
+    member_count = sf.read_only(fields.Integer, "Set by the server: people present")
+    child_count = sf.read_only(
+        fields.Integer, "Set by the server: children (under 18 today) present"
     )
-    version = fields.Integer(dump_only=True, **_about(VERSION_DESCRIPTION))
-    created_at = fields.AwareDateTime(dump_only=True, **_about("Set by the server (UTC)"))
-    updated_at = fields.AwareDateTime(
-        dump_only=True, **_about("Set by the server: time of the last change (UTC)")
+    version = sf.record_version()
+    created_at = sf.read_only(fields.AwareDateTime, "Set by the server (UTC)")
+    updated_at = sf.read_only(
+        fields.AwareDateTime, "Set by the server: time of the last change (UTC)"
     )
 
     @ma.validates_schema
@@ -153,9 +127,7 @@ class HouseholdUpdateSchema(HouseholdSchema):
     class Meta:
         exclude = ("id",)
 
-    locality = fields.String(
-        validate=[validate.Length(min=1, max=120), NOT_BLANK], **_about(LOCALITY)
-    )
+    locality = sf.text(120, LOCALITY, min_length=1, not_blank=True)
 
 
 class HouseholdStatusChangeSchema(ma.Schema):
@@ -163,50 +135,39 @@ class HouseholdStatusChangeSchema(ma.Schema):
     among engaging, ready and declined; coordinators also close them (with a reason) and
     re-open them (to engaging). Any other move is 409 `invalid_transition`."""
 
-    status = fields.String(
+    status = sf.code(
+        HOUSEHOLD_STATUSES,
+        "The status to move to. `identified` and `evacuated` are never sent (409): a"
+        " household starts identified, and an evacuation's arrival makes it evacuated",
+        # no move leads there (lifecycle.TRANSITIONS): not offered to clients
+        server_only=("identified", "evacuated"),
         required=True,
-        validate=validate.OneOf(HOUSEHOLD_STATUSES),
-        metadata={
-            "description": "The status to move to. `identified` and `evacuated` are never"
-            " sent (409): a household starts identified, and an evacuation's arrival makes"
-            " it evacuated",
-            # no move leads there (service.TRANSITIONS): not offered to clients
-            SET_BY_SERVER: ("identified", "evacuated"),
-        },
     )
-    reason = fields.String(
+    reason = sf.code(
+        CLOSE_REASONS,
+        "Closing only, and then required: why. `evacuated_and_arrived` only for an evacuated"
+        " household",
         allow_none=True,
-        validate=validate.OneOf(CLOSE_REASONS),
-        metadata={
-            "description": "Closing only, and then required: why. `evacuated_and_arrived` only"
-            " for an evacuated household"
-        },
     )
-    note = _text(metadata={"description": "Closing only: a few words on why"})
+    note = sf.text(sf.MAX_TEXT, "Closing only: a few words on why", allow_none=True)
 
 
 class HouseholdQueryArgsSchema(PageArgsSchema):
     """Filters of the household list; all given must hold."""
 
-    status = fields.String(
-        validate=validate.OneOf(HOUSEHOLD_STATUSES), **_about("Only households with this status")
-    )
-    priority = fields.String(
-        validate=validate.OneOf(PRIORITIES), **_about("Only households with this priority")
-    )
-    team_id = fields.UUID(metadata={"description": "Coordinators: one team's households"})
+    status = sf.code(HOUSEHOLD_STATUSES, "Only households with this status")
+    priority = sf.code(PRIORITIES, "Only households with this priority")
+    team_id = fields.UUID(**sf.about("Coordinators: one team's households"))
     visit_overdue = fields.Boolean(
-        metadata={
-            "description": "true: only households whose next visit is past due, most urgent"
-            " and oldest first; false: only the others"
-        }
+        **sf.about(
+            "true: only households whose next visit is past due, most urgent and oldest"
+            " first; false: only the others"
+        )
     )
-    q = fields.String(
-        validate=validate.Length(min=1, max=100),
-        metadata={
-            "description": "Text found in the ref, the locality or a member's name (a part of"
-            " it, ignoring case)"
-        },
+    q = sf.text(
+        100,
+        "Text found in the ref, the locality or a member's name (a part of it, ignoring case)",
+        min_length=1,
     )
 
 
@@ -214,62 +175,49 @@ class PersonSchema(ma.Schema):
     """A member of a household. Age, child (under 18) and elderly (60 or over) are derived
     from the birth date on the day asked, never stored."""
 
-    id = fields.UUID(**_about(CLIENT_ID_DESCRIPTION))
-    household_id = fields.UUID(
-        dump_only=True, **_about("Set by the server: the household the person belongs to")
+    id = sf.client_id()
+    household_id = sf.read_only(
+        fields.UUID, "Set by the server: the household the person belongs to"
     )
-    full_name = fields.String(
-        required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK], **_about(FULL_NAME)
-    )
-    sex = fields.String(validate=validate.OneOf(SEXES), **_about("`unknown` when not given"))
+    full_name = sf.text(200, FULL_NAME, min_length=1, not_blank=True, required=True)
+    sex = sf.code(SEXES, "`unknown` when not given")
     date_of_birth = fields.Date(
-        metadata={
-            "description": "Birth date; when `dob_estimated`, derived from an estimated age."
-            " Send this or `estimated_age`, not both"
-        }
+        **sf.about(
+            "Birth date; when `dob_estimated`, derived from an estimated age. Send this or"
+            " `estimated_age`, not both"
+        )
     )
-    dob_estimated = fields.Boolean(
-        dump_only=True,
-        **_about("Set by the server: true when the birth date comes from `estimated_age`"),
+    dob_estimated = sf.read_only(
+        fields.Boolean, "Set by the server: true when the birth date comes from `estimated_age`"
     )
-    age = fields.Integer(
-        dump_only=True,
-        metadata={"description": "Set by the server: whole years, on the day asked (UTC)"},
+    age = sf.read_only(fields.Integer, "Set by the server: whole years, on the day asked (UTC)")
+    is_child = sf.read_only(fields.Boolean, "Set by the server: under 18 on the day asked")
+    is_elderly = sf.read_only(fields.Boolean, "Set by the server: 60 or over on the day asked")
+    status = sf.code(PERSON_STATUSES, PERSON_STATUS)
+    mobility = sf.code(
+        MOBILITIES,
+        "Whether the person can walk out; `walks` when not given. `walks_with_help` and"
+        " `cannot_walk` limit housing matches to step-free offers",
     )
-    is_child = fields.Boolean(
-        dump_only=True, **_about("Set by the server: under 18 on the day asked")
+    medical_notes = sf.text(
+        sf.MAX_TEXT, "Conditions, medication, what the team must know", allow_none=True
     )
-    is_elderly = fields.Boolean(
-        dump_only=True, **_about("Set by the server: 60 or over on the day asked")
-    )
-    status = fields.String(validate=validate.OneOf(PERSON_STATUSES), **_about(PERSON_STATUS))
-    mobility = fields.String(
-        validate=validate.OneOf(MOBILITIES),
-        **_about(
-            "Whether the person can walk out; `walks` when not given. `walks_with_help` and"
-            " `cannot_walk` limit housing matches to step-free offers"
-        ),
-    )
-    medical_notes = _text(**_about("Conditions, medication, what the team must know"))
-    version = fields.Integer(dump_only=True, **_about(VERSION_DESCRIPTION))
+    version = sf.record_version()
 
 
 class PersonCreateSchema(PersonSchema):
     """A new member: `full_name` and either `date_of_birth` or `estimated_age`."""
 
-    status = fields.String(
-        validate=validate.OneOf(PERSON_STATUSES),
-        # a new member is never evacuated (422): not offered to clients
-        metadata={"description": PERSON_STATUS, SET_BY_SERVER: ("evacuated",)},
-    )
+    # a new member is never evacuated (422): not offered to clients
+    status = sf.code(PERSON_STATUSES, PERSON_STATUS, server_only=("evacuated",))
 
     estimated_age = fields.Integer(
         load_only=True,
         validate=validate.Range(min=0, max=MAX_AGE),
-        metadata={
-            "description": "Age in whole years when the birth date is not known (0-120): the"
-            " birth date is set to the middle of that year of age and `dob_estimated` to true"
-        },
+        **sf.about(
+            "Age in whole years when the birth date is not known (0-120): the birth date is"
+            " set to the middle of that year of age and `dob_estimated` to true"
+        ),
     )
 
 
@@ -280,65 +228,55 @@ class PersonUpdateSchema(PersonCreateSchema):
     class Meta:
         exclude = ("id",)
 
-    full_name = fields.String(
-        validate=[validate.Length(min=1, max=200), NOT_BLANK], **_about(FULL_NAME)
-    )
+    full_name = sf.text(200, FULL_NAME, min_length=1, not_blank=True)
     # `evacuated` stays offered: sent back unchanged for an evacuated person, it is taken
-    status = fields.String(validate=validate.OneOf(PERSON_STATUSES), **_about(PERSON_STATUS))
+    status = sf.code(PERSON_STATUSES, PERSON_STATUS)
 
 
 class GuardianshipSchema(ma.Schema):
     """A child's link to an adult who looks after them: a member of the child's household or
     someone elsewhere (a parent abroad). Give `guardian_person_id` or `external_name`."""
 
-    id = fields.UUID(**_about(CLIENT_ID_DESCRIPTION))
-    child_id = fields.UUID(
-        dump_only=True, **_about("Set by the server: the child (the person in the path)")
-    )
+    id = sf.client_id()
+    child_id = sf.read_only(fields.UUID, "Set by the server: the child (the person in the path)")
     guardian_person_id = fields.UUID(
         allow_none=True,
-        metadata={
-            "description": "The guardian, when an adult member of the child's household;"
-            " null for a guardian elsewhere"
-        },
-    )
-    external_name = _text(
-        200,
-        metadata={
-            "description": "The guardian's name, when not a member of the child's household;"
-            " null otherwise"
-        },
-    )
-    external_contact = _text(
-        200, **_about("How to reach a guardian elsewhere (phone, messenger); null otherwise")
-    )
-    relationship = fields.String(
-        required=True, validate=validate.OneOf(RELATIONSHIPS), **_about(RELATIONSHIP)
-    )
-    legal_status = fields.String(
-        validate=validate.OneOf(LEGAL_STATUSES),
-        **_about(
-            LEGAL_STATUS + ". A guardian on record who is deceased or missing gets that status"
+        **sf.about(
+            "The guardian, when an adult member of the child's household; null for a guardian"
+            " elsewhere"
         ),
     )
-    is_parent = fields.Boolean(
-        dump_only=True,
-        metadata={
-            "description": "Set by the server: an active mother, father or adoptive parent"
-            " link, who can give parental consent"
-        },
+    external_name = sf.text(
+        200,
+        "The guardian's name, when not a member of the child's household; null otherwise",
+        allow_none=True,
     )
-    version = fields.Integer(dump_only=True, **_about(VERSION_DESCRIPTION))
+    external_contact = sf.text(
+        200, "How to reach a guardian elsewhere (phone, messenger); null otherwise", allow_none=True
+    )
+    relationship = sf.code(RELATIONSHIPS, RELATIONSHIP, required=True)
+    legal_status = sf.code(
+        LEGAL_STATUSES,
+        LEGAL_STATUS + ". A guardian on record who is deceased or missing gets that status",
+    )
+    is_parent = sf.read_only(
+        fields.Boolean,
+        "Set by the server: an active mother, father or adoptive parent link, who can give"
+        " parental consent",
+    )
+    version = sf.record_version()
 
 
 class GuardianshipUpdateSchema(ma.Schema):
     """Changes to a guardianship link: only the fields sent change. Send `If-Match`. Only a
     coordinator records that a parent can no longer decide for the child."""
 
-    relationship = fields.String(validate=validate.OneOf(RELATIONSHIPS), **_about(RELATIONSHIP))
-    legal_status = fields.String(validate=validate.OneOf(LEGAL_STATUSES), **_about(LEGAL_STATUS))
-    external_name = _text(200, **_about("A guardian elsewhere only: their name (not blank)"))
-    external_contact = _text(200, **_about("A guardian elsewhere only: how to reach them"))
+    relationship = sf.code(RELATIONSHIPS, RELATIONSHIP)
+    legal_status = sf.code(LEGAL_STATUSES, LEGAL_STATUS)
+    external_name = sf.text(
+        200, "A guardian elsewhere only: their name (not blank)", allow_none=True
+    )
+    external_contact = sf.text(200, "A guardian elsewhere only: how to reach them", allow_none=True)
 
 
 # --- examples for the document (fictional people and places) -----------------------------

@@ -7,6 +7,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from app.changes.scope import ChangeScope
 from app.db import (
     REMOVED,
     Base,
@@ -90,7 +91,7 @@ class PhotoBlob(Base):
     Identical pictures are stored once. Whoever writes the file for a new photo, and whoever
     removes a file nobody uses any more, first locks this row: so the "nobody uses it"
     decision and a new photo's "the file is there" cannot interleave (see
-    ``app.housing.service.lock_blob``). The row exists while the file is kept.
+    ``app.housing.photos.lock_blob``). The row exists while the file is kept.
     """
 
     __tablename__ = "photo_blobs"
@@ -155,6 +156,8 @@ class HousingProposal(Base):
         #: the service's rights: decided, anonymised, locked; never removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: the household's (app.changes); offers and photos belong to no household or team
+    __change_scope__ = ChangeScope(household="household_id")
 
     id: Mapped[uuid_pk]
     household_id: Mapped[uuid.UUID] = mapped_column(

@@ -1,132 +1,155 @@
-"""Photo uploads: only real images, re-encoded with every bit of metadata stripped.
+"""An offer's photos: attached and removed by coordinators, shown to every case role.
 
-Phones write GPS coordinates, device names and times into photos; a picture of a flat
-must never reveal where a family is going. So the upload is judged by its content (not
-its name or declared type), decoded, and written out anew as pixels only.
+Identical photos share one file, kept while any photo uses it: writing it for a new photo
+and removing it when the last photo goes both happen under the lock of its
+``photo_blobs`` row. The image itself is cleaned and stored by ``app.housing.images``.
+Functions flush; the request commits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+import uuid
 
-from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session
 
-from app.errors import DomainError
-from app.extensions import PROJECT_ROOT
+from app.audit import service as audit
+from app.auth.models import COORDINATOR, User
+from app.auth.permissions import require_role
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.housing import images
+from app.housing.models import HousingPhoto, PhotoBlob
+from app.housing.service import MANAGING_OFFERS, get_offer
+from app.unit_of_work import on_commit, own_transaction
 
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-#: Phones write JPEGs with extra frames ("MPO"); the first frame is a plain JPEG.
-ALIASES = {"MPO": "JPEG"}
-#: Photos are shown on a tablet: larger ones are scaled down to this many pixels a side.
-MAX_STORED_SIDE = 2560
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-
-
-class NotAnImage(DomainError):
-    status, code, title = 415, "unsupported_image", "Not a JPEG, PNG or WebP image"
+log = logging.getLogger(__name__)
 
 
-class ImageTooLarge(DomainError):
-    status, code, title = 413, "image_too_large", "Image too large"
+def lock_blob(
+    executor: Session | scoped_session | sa.Connection, sha256: str, content_type: str
+) -> None:
+    """Make sure the file's ``photo_blobs`` row exists, and lock it until the transaction ends.
 
-
-@dataclass
-class CleanImage:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-    sha256: str
-
-
-def clean_image(raw: bytes) -> CleanImage:
-    """Decode ``raw`` and re-encode it without metadata; refuse anything else."""
-    config = current_app.config
-    if len(raw) > config["PHOTO_MAX_BYTES"]:
-        raise ImageTooLarge(f"A photo may be at most {config['PHOTO_MAX_BYTES']} bytes.")
-    try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            kind = ALIASES.get(probe.format, probe.format)
-            width, height = probe.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise NotAnImage("Upload a JPEG, PNG or WebP photo.") from None
-    if kind not in FORMATS:
-        raise NotAnImage(f"{kind} images are not accepted; use JPEG, PNG or WebP.")
-    if width * height > config["PHOTO_MAX_PIXELS"] or max(width, height) > config["PHOTO_MAX_SIDE"]:
-        raise ImageTooLarge(f"A {width}x{height} image is too large to accept.")
-    try:
-        with Image.open(io.BytesIO(raw)) as image:
-            if kind == "JPEG":
-                image.draft("RGB", (MAX_STORED_SIDE, MAX_STORED_SIDE))  # decode smaller
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-            upright.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE))
-            return _reencode(upright, kind)
-    except Image.DecompressionBombError:
-        raise ImageTooLarge("The image is too large to accept.") from None
-    except Exception:  # Pillow raises many kinds (SyntaxError, struct.error, ...) on bad data
-        raise NotAnImage("The image is damaged and cannot be read.") from None
-
-
-def _reencode(image: Image.Image, kind: str) -> CleanImage:
-    # a new image holding only the pixels: no EXIF, XMP, ICC, text chunks or comments
-    has_alpha = "A" in image.getbands() or "transparency" in image.info
-    mode = "RGBA" if has_alpha and kind != "JPEG" else "RGB"
-    pixels = Image.new(mode, image.size)
-    pixels.paste(image.convert(mode))
-    out = io.BytesIO()
-    if kind == "JPEG":
-        pixels.save(out, "JPEG", quality=85)
-    elif kind == "PNG":
-        pixels.save(out, "PNG")
-    else:
-        pixels.save(out, "WEBP", quality=85)
-    data = out.getvalue()
-    return CleanImage(
-        data=data,
-        content_type=FORMATS[kind],
-        width=pixels.width,
-        height=pixels.height,
-        sha256=hashlib.sha256(data).hexdigest(),
+    One statement, so there is no moment between "it exists" and "it is locked": an upsert
+    inserts the row or updates (and so locks) the one there; on PostgreSQL it waits for a
+    transaction that is inserting or deleting the same row, then does the other thing.
+    """
+    dialect = (
+        executor.dialect if isinstance(executor, sa.Connection) else executor.get_bind().dialect
+    )
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(PhotoBlob).values(sha256=sha256, content_type=content_type, created_at=utcnow())
+    executor.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[PhotoBlob.sha256],
+            set_={"content_type": stmt.excluded.content_type},
+        )
     )
 
 
-def _path(sha256: str, content_type: str) -> Path:
-    root = Path(current_app.config["UPLOAD_DIR"])
-    if not root.is_absolute():
-        root = PROJECT_ROOT / root
-    return root / "photos" / sha256[:2] / f"{sha256}{EXTENSIONS[content_type]}"
+def release_blob(sha256: str, content_type: str) -> bool:
+    """After a photo's row is gone (committed): remove its file if no photo uses it any more.
 
-
-def store(image: CleanImage) -> None:
-    """Write the file under its content hash (atomically; the same photo is stored once)."""
-    path = _path(image.sha256, image.content_type)
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    Runs in a transaction of its own, under the blob's lock, which an upload of the same
+    bytes also holds from writing (or re-writing) the file until its photo row commits. So
+    either the upload comes first, and its row is seen here and the file kept, or this comes
+    first, and the upload finds the file gone and writes it again. The file is removed
+    before this commits, while the lock is held. True when the file was removed.
+    """
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(image.data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with own_transaction() as session:
+            connection = session.connection()
+            lock_blob(connection, sha256, content_type)
+            used = connection.scalar(
+                sa.select(HousingPhoto.id).where(HousingPhoto.sha256 == sha256).limit(1)
+            )
+            if used is not None:
+                return False
+            connection.execute(sa.delete(PhotoBlob).where(PhotoBlob.sha256 == sha256))
+            images.remove(sha256, content_type)
+            return True
+    except (SQLAlchemyError, OSError):
+        # the photo is gone either way; at worst an unused file stays behind, never a used
+        # one is lost: the next upload or removal of these bytes settles it
+        log.exception("photo file %s: could not decide whether to remove it", sha256)
+        return False
 
 
-def read(sha256: str, content_type: str) -> bytes | None:
-    """The stored bytes, or None when the file has gone missing from the upload folder."""
-    try:
-        return _path(sha256, content_type).read_bytes()
-    except FileNotFoundError:
-        return None
+def check_offer_before_upload(offer_id: uuid.UUID) -> None:
+    """404 for an offer that does not exist, before the upload view reads a photo's body
+    (up to PHOTO_MAX_BYTES): no large body is read for nothing. ``add_photo`` checks its
+    actor, loads and locks the offer again itself; this decides nothing else."""
+    get_offer(offer_id)
 
 
-def remove(sha256: str, content_type: str) -> None:
-    _path(sha256, content_type).unlink(missing_ok=True)
+def add_photo(actor: User, offer_id: uuid.UUID, raw: bytes, caption: str | None) -> HousingPhoto:
+    """Clean the image first (slow, no lock held), then attach it under the offer's lock.
+
+    The file is written, or written again if it went missing, under its blob's lock, which
+    is held until this photo's row commits (see ``release_blob``).
+    """
+    require_role(actor, COORDINATOR, doing=MANAGING_OFFERS)
+    image = images.clean_image(raw)
+    offer = get_offer(offer_id, for_update=True)
+    if offer.status == "withdrawn":
+        raise Conflict("This offer is withdrawn.", code="invalid_transition")
+    lock_blob(db.session, image.sha256, image.content_type)
+    images.store(image)
+    photo = HousingPhoto(
+        offer_id=offer.id,
+        sha256=image.sha256,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=len(image.data),
+        caption=caption,
+        uploaded_by=actor.id,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    # the answer shows its caption
+    audit.record_read("housing_photos", [photo.id], actor_id=actor.id, via="add_photo")
+    return photo
+
+
+def get_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> HousingPhoto:
+    photo = db.session.scalar(
+        sa.select(HousingPhoto).where(
+            HousingPhoto.id == photo_id, HousingPhoto.offer_id == offer_id
+        )
+    )
+    if photo is None:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def read_photo(offer_id: uuid.UUID, photo_id: uuid.UUID) -> tuple[HousingPhoto, bytes]:
+    """A photo and its bytes, as staff look at it (the look is audited, never the bytes)."""
+    photo = get_photo(offer_id, photo_id)
+    data = images.read(photo.sha256, photo.content_type)
+    if data is None:
+        log.error("photo %s: its file %s is missing from the upload folder", photo.id, photo.sha256)
+        raise NotFound("The photo's file is missing; upload it again.")
+    audit.record_read("housing_photos", [photo.id], offer_id=str(offer_id))
+    return photo, data
+
+
+def delete_photo(actor: User, offer_id: uuid.UUID, photo_id: uuid.UUID) -> None:
+    """Forget the photo, under its offer's lock; once that commits, its file goes if no
+    photo uses it any more.
+
+    Whether another photo uses it is decided after the commit, under the blob's lock
+    (``release_blob``): a look now would miss an upload of the same bytes not yet committed.
+    """
+    require_role(actor, COORDINATOR, doing=MANAGING_OFFERS)
+    get_offer(offer_id, for_update=True)
+    photo = get_photo(offer_id, photo_id)
+    db.session.delete(photo)
+    db.session.flush()
+    sha256, content_type = photo.sha256, photo.content_type
+    on_commit(lambda: release_blob(sha256, content_type))

@@ -7,8 +7,9 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
+from app import schema_fields as sf
 from app.housing.models import KINDS, OFFER_STATUSES, PHOTO_TYPES, PROPOSAL_STATUSES
-from app.http import CLIENT_ID_DESCRIPTION, NOT_BLANK, VERSION_DESCRIPTION, PageArgsSchema
+from app.web.pagination import PageArgsSchema
 
 MAX_RENT = 10_000_000
 
@@ -17,10 +18,6 @@ def _rent_in_range(value) -> None:
     # a callable, not validate.Range: apispec would write a Decimal bound as a string
     if not 0 <= value <= MAX_RENT:
         raise ma.ValidationError(f"Must be between 0 and {MAX_RENT}.")
-
-
-def _about(description: str) -> dict:
-    return {"metadata": {"description": description}}
 
 
 TITLE = "Short title the family recognises, e.g. 'Two-room flat near the station'"
@@ -33,13 +30,11 @@ class PhotoSchema(ma.Schema):
     """A photo of a housing offer, so a family can see where they would live. Download it
     from /housing-offers/{offer_id}/photos/{photo_id}."""
 
-    id = fields.UUID(**_about("Set by the server: the photo's id"))
-    content_type = fields.String(
-        validate=validate.OneOf(PHOTO_TYPES), **_about("Media type of the stored image")
-    )
-    width = fields.Integer(**_about("Width in pixels"))
-    height = fields.Integer(**_about("Height in pixels"))
-    caption = fields.String(allow_none=True, **_about("Caption given at upload; null if none"))
+    id = fields.UUID(**sf.about("Set by the server: the photo's id"))
+    content_type = sf.code(PHOTO_TYPES, "Media type of the stored image")
+    width = fields.Integer(**sf.about("Width in pixels"))
+    height = fields.Integer(**sf.about("Height in pixels"))
+    caption = fields.String(allow_none=True, **sf.about("Caption given at upload; null if none"))
 
 
 class HousingOfferSchema(ma.Schema):
@@ -47,28 +42,21 @@ class HousingOfferSchema(ma.Schema):
     photos, so a family can see where they would live before deciding. Managed by
     coordinators."""
 
-    id = fields.UUID(metadata={"description": CLIENT_ID_DESCRIPTION})
-    title = fields.String(
-        required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK], **_about(TITLE)
-    )
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS), **_about(KIND))
-    locality = fields.String(
-        required=True, validate=[validate.Length(min=1, max=120), NOT_BLANK], **_about(LOCALITY)
-    )
-    address = fields.String(
-        allow_none=True, validate=validate.Length(max=4000), **_about("Street address")
-    )
+    id = sf.client_id()
+    title = sf.text(200, TITLE, min_length=1, not_blank=True, required=True)
+    kind = sf.code(KINDS, KIND, required=True)
+    locality = sf.text(120, LOCALITY, min_length=1, not_blank=True, required=True)
+    address = sf.text(sf.MAX_TEXT, "Street address", allow_none=True)
     capacity = fields.Integer(
-        required=True, validate=validate.Range(min=1, max=1000), **_about(CAPACITY)
+        required=True, validate=validate.Range(min=1, max=1000), **sf.about(CAPACITY)
     )
-    free_capacity = fields.Integer(
-        dump_only=True,
-        **_about("Set by the server: places not held by accepted proposals"),
+    free_capacity = sf.read_only(
+        fields.Integer, "Set by the server: places not held by accepted proposals"
     )
     rooms = fields.Integer(
         allow_none=True,
         validate=validate.Range(min=0, max=1000),
-        **_about("Number of rooms (0-1000)"),
+        **sf.about("Number of rooms (0-1000)"),
     )
     monthly_rent = fields.Decimal(
         places=2,
@@ -84,49 +72,37 @@ class HousingOfferSchema(ma.Schema):
     )
     currency = fields.String(
         validate=validate.Regexp(r"^[A-Z]{3}$"),
-        **_about("ISO 4217 code of the rent's currency, e.g. `UAH` (the default)"),
+        **sf.about("ISO 4217 code of the rent's currency, e.g. `UAH` (the default)"),
     )
     step_free = fields.Boolean(
-        **_about(
+        **sf.about(
             "Reachable without steps; households with someone who cannot walk or walks with"
             " help are matched only to such offers. false when not given"
         )
     )
-    pets_allowed = fields.Boolean(**_about("Pets are welcome; false when not given"))
+    pets_allowed = fields.Boolean(**sf.about("Pets are welcome; false when not given"))
     available_from = fields.Date(
-        allow_none=True, **_about("First day it can be moved into; null: now")
+        allow_none=True, **sf.about("First day it can be moved into; null: now")
     )
     available_until = fields.Date(
         allow_none=True,
-        **_about("Last day it is offered, not before `available_from`; null: no end"),
+        **sf.about("Last day it is offered, not before `available_from`; null: no end"),
     )
-    provider_name = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=200),
-        **_about("Who offers it: a landlord, a parish, a shelter"),
-    )
-    provider_contact = fields.String(
-        allow_none=True, validate=validate.Length(max=200), **_about("How to reach the provider")
-    )
-    notes = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=4000),
-        **_about("Free text (at most 4000 characters)"),
-    )
-    status = fields.String(
+    provider_name = sf.text(200, "Who offers it: a landlord, a parish, a shelter", allow_none=True)
+    provider_contact = sf.text(200, "How to reach the provider", allow_none=True)
+    notes = sf.text(sf.MAX_TEXT, sf.FREE_TEXT, allow_none=True)
+    status = sf.code(
+        OFFER_STATUSES,
+        "Set by the server: `available`; `reserved` while accepted proposals fill it;"
+        " `occupied` once a family who accepted it has arrived; `withdrawn`",
         dump_only=True,
-        validate=validate.OneOf(OFFER_STATUSES),
-        **_about(
-            "Set by the server: `available`; `reserved` while accepted proposals fill it;"
-            " `occupied` once a family who accepted it has arrived; `withdrawn`"
-        ),
     )
     photos = fields.List(
         fields.Nested(PhotoSchema),
         dump_only=True,
-        **_about("Set by the server: the photos uploaded to /housing-offers/{id}/photos"),
+        **sf.about("Set by the server: the photos uploaded to /housing-offers/{id}/photos"),
     )
-    version = fields.Integer(dump_only=True, **_about(VERSION_DESCRIPTION))
+    version = sf.record_version()
 
 
 class HousingOfferUpdateSchema(HousingOfferSchema):
@@ -136,31 +112,22 @@ class HousingOfferUpdateSchema(HousingOfferSchema):
     class Meta:
         exclude = ("id",)
 
-    title = fields.String(validate=[validate.Length(min=1, max=200), NOT_BLANK], **_about(TITLE))
-    kind = fields.String(validate=validate.OneOf(KINDS), **_about(KIND))
-    locality = fields.String(
-        validate=[validate.Length(min=1, max=120), NOT_BLANK], **_about(LOCALITY)
-    )
-    capacity = fields.Integer(validate=validate.Range(min=1, max=1000), **_about(CAPACITY))
-    status = fields.String(
-        validate=validate.OneOf(("withdrawn",)),
-        metadata={
-            "description": "Send `withdrawn` to withdraw the offer (it stays on record; its"
-            " open proposals are withdrawn too). The other statuses are the server's"
-        },
+    title = sf.text(200, TITLE, min_length=1, not_blank=True)
+    kind = sf.code(KINDS, KIND)
+    locality = sf.text(120, LOCALITY, min_length=1, not_blank=True)
+    capacity = fields.Integer(validate=validate.Range(min=1, max=1000), **sf.about(CAPACITY))
+    status = sf.code(
+        ("withdrawn",),
+        "Send `withdrawn` to withdraw the offer (it stays on record; its open proposals are"
+        " withdrawn too). The other statuses are the server's",
     )
 
 
 class HousingOfferQueryArgsSchema(PageArgsSchema):
     """Filters of the housing offer list; all given must hold."""
 
-    status = fields.String(
-        validate=validate.OneOf(OFFER_STATUSES), **_about("Only offers with this status")
-    )
-    locality = fields.String(
-        validate=validate.Length(min=1, max=120),
-        **_about("Offers whose locality contains this text, ignoring case"),
-    )
+    status = sf.code(OFFER_STATUSES, "Only offers with this status")
+    locality = sf.text(120, "Offers whose locality contains this text, ignoring case", min_length=1)
 
 
 class FileUpload(Upload):
@@ -178,72 +145,48 @@ class FileUpload(Upload):
 class PhotoUploadSchema(ma.Schema):
     """A photo upload: one multipart/form-data body with the file and its caption."""
 
-    file = FileUpload(required=True, metadata={"description": "A JPEG, PNG or WebP photo"})
-    caption = fields.String(
-        validate=validate.Length(max=500),
-        **_about("Caption shown with the photo (at most 500 characters)"),
-    )
+    file = FileUpload(required=True, **sf.about("A JPEG, PNG or WebP photo"))
+    caption = sf.text(500, "Caption shown with the photo (at most 500 characters)")
 
 
 class ProposalSchema(ma.Schema):
     """A housing offer proposed to a household: proposed → shown → accepted, or declined or
     withdrawn. Accepting takes places for the household's present members."""
 
-    id = fields.UUID(metadata={"description": CLIENT_ID_DESCRIPTION})
-    household_id = fields.UUID(
-        dump_only=True, **_about("Set by the server: the household it is proposed to")
-    )
+    id = sf.client_id()
+    household_id = sf.read_only(fields.UUID, "Set by the server: the household it is proposed to")
     offer_id = fields.UUID(
         required=True,
-        **_about("The offer proposed: `available`, and not already open for this household"),
+        **sf.about("The offer proposed: `available`, and not already open for this household"),
     )
-    status = fields.String(
+    status = sf.code(
+        PROPOSAL_STATUSES,
+        "Set by the server: changed by the show, accept, decline, withdraw actions",
         dump_only=True,
-        validate=validate.OneOf(PROPOSAL_STATUSES),
-        **_about("Set by the server: changed by the show, accept, decline, withdraw actions"),
     )
-    notes = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=4000),
-        **_about("Free text (at most 4000 characters)"),
+    notes = sf.text(sf.MAX_TEXT, sf.FREE_TEXT, allow_none=True)
+    places = sf.read_only_or_null(
+        fields.Integer,
+        "Places held on the offer while accepted (the household's present members when"
+        " accepted); null otherwise",
     )
-    places = fields.Integer(
-        dump_only=True,
-        allow_none=True,
-        metadata={
-            "description": "Places held on the offer while accepted (the household's present"
-            " members when accepted); null otherwise"
-        },
+    decided_at = sf.read_only_or_null(
+        fields.AwareDateTime, "When it was accepted, declined or withdrawn (UTC); null before"
     )
-    decided_at = fields.AwareDateTime(
-        dump_only=True,
-        allow_none=True,
-        **_about("When it was accepted, declined or withdrawn (UTC); null before"),
-    )
-    reason = fields.String(
-        dump_only=True,
-        allow_none=True,
-        **_about("Why it was declined or withdrawn; null otherwise"),
-    )
+    reason = sf.read_only_or_null(fields.String, "Why it was declined or withdrawn; null otherwise")
 
 
 class DeclineSchema(ma.Schema):
     """The family declines the offer; places they held are given back."""
 
-    reason = fields.String(
-        required=True,
-        validate=[validate.Length(max=4000), NOT_BLANK],
-        **_about("Why they decline (required; at most 4000 characters)"),
-    )
+    reason = sf.required_reason("Why they decline (required; at most 4000 characters)")
 
 
 class WithdrawSchema(ma.Schema):
     """The team withdraws the proposal; places it held are given back."""
 
-    reason = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=4000),
-        **_about("Why, if the team wants to say (at most 4000 characters)"),
+    reason = sf.text(
+        sf.MAX_TEXT, "Why, if the team wants to say (at most 4000 characters)", allow_none=True
     )
 
 

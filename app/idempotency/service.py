@@ -1,8 +1,10 @@
 """Idempotency keys: a retried create replays its first answer instead of creating twice.
 
-The key is claimed in a short transaction of its own (so a concurrent retry sees it and
-gets 409), the work and its recorded answer then commit together, and a failed request
-releases the key so the client can try again.
+The key is claimed in a short transaction of its own (``unit_of_work.own_transaction``, so
+a concurrent retry sees it and gets 409); the answer is recorded in the request's unit of
+work and commits with the work, once (``Resource.dispatch_request``); a failed request's
+work is rolled back and its key released, again in a transaction of its own, so the client
+can try again.
 
 A replayed answer shows its records again: the records the first answer was recorded as
 showing are kept with it (ids only), and each replay records the same look, with the
@@ -21,7 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, current_app, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.audit import service as audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError
@@ -70,7 +74,7 @@ def _multipart_parts() -> list[bytes]:
     """A multipart body as what it asks: each form field (sorted, repeated ones in order)
     and the sha256 of each file's content. Its raw bytes cannot serve: the boundary a
     client draws at random differs between a request and its retry, and once the form is
-    parsed (before the view, by ``_check_text`` in app/http.py) ``get_data`` is empty."""
+    parsed (before the view, by ``_check_text`` in app/web/media.py) ``get_data`` is empty."""
     parts: list[bytes] = []
     for name in sorted(request.form):
         for value in request.form.getlist(name):
@@ -100,10 +104,16 @@ def _replay(record: IdempotencyKey) -> Response:
 
 
 def claim_key(
-    user_id: uuid.UUID, key: str, method: str, path: str, print_: str, now: dt.datetime
+    session: Session,
+    user_id: uuid.UUID,
+    key: str,
+    method: str,
+    path: str,
+    print_: str,
+    now: dt.datetime,
 ) -> Claim:
-    """Find or take ``key`` for this user; flushes only."""
-    session = db.session
+    """Find or take ``key`` for this user, in ``session`` (the claim's own transaction);
+    flushes only. A replay's look is recorded in the request's unit of work."""
     session.execute(
         sa.delete(IdempotencyKey).where(
             IdempotencyKey.user_id == user_id, IdempotencyKey.expires_at <= now
@@ -142,7 +152,9 @@ def claim_key(
     return Claim(record)
 
 
-def complete_key(record: IdempotencyKey, response: Response) -> None:
+def complete_key(record_id: uuid.UUID, response: Response) -> None:
+    """Record the answer in the request's unit of work: it commits with the work."""
+    record = db.session.get(IdempotencyKey, record_id)
     record.state = "completed"
     record.status_code = response.status_code
     record.response_body = response.get_data(as_text=True)
@@ -154,13 +166,21 @@ def complete_key(record: IdempotencyKey, response: Response) -> None:
 
 
 def release_key(record_id: uuid.UUID) -> None:
-    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+    """After the request's work was abandoned: give the key back, in a transaction of its own."""
+    with unit_of_work.own_transaction() as session:
+        session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+
+
+def _abandon(record_id: uuid.UUID) -> None:
+    unit_of_work.abandon()
+    release_key(record_id)
 
 
 def idempotent(view):
     """Make a creating view method honour the ``Idempotency-Key`` header.
 
-    It commits itself: the claim before the work, then the work with its answer.
+    It commits nothing of the request's: the claim is a transaction of its own, the answer
+    is stored with the work, and ``Resource.dispatch_request`` commits both once.
     """
 
     @wraps(view)
@@ -180,12 +200,14 @@ def idempotent(view):
             request_body(),
             f"{actor.role}:{actor.team_id}",
         )
+        user_id = actor.id
         try:
-            claim = claim_key(actor.id, key, request.method, request.path, print_, utcnow())
-            db.session.commit()
+            with unit_of_work.own_transaction() as session:
+                claim = claim_key(
+                    session, user_id, key, request.method, request.path, print_, utcnow()
+                )
         except IntegrityError:
             # a concurrent request inserted the same key first: it is in flight
-            db.session.rollback()
             raise Conflict(
                 IN_FLIGHT, code="request_in_flight", headers={"Retry-After": "1"}
             ) from None
@@ -194,17 +216,13 @@ def idempotent(view):
         record_id = claim.record.id
         try:
             response = current_app.make_response(view(*args, **kwargs))
-            if 200 <= response.status_code < 300:
-                complete_key(claim.record, response)
-            else:
-                db.session.rollback()
-                release_key(record_id)
-            db.session.commit()
         except BaseException:
-            db.session.rollback()
-            release_key(record_id)
-            db.session.commit()
+            _abandon(record_id)
             raise
+        if 200 <= response.status_code < 300:
+            complete_key(record_id, response)
+        else:
+            _abandon(record_id)
         return response
 
     wrapper._idempotent = True  # the document shows Idempotency-Key (app/openapi.py)

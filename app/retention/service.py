@@ -23,12 +23,13 @@ from app.auth.permissions import Actor, require_role
 from app.consents.models import ConsentRecord
 from app.db import Versioned, personal_columns, utcnow
 from app.evacuations.models import Evacuation, EvacuationMember
-from app.extensions import db, on_commit
+from app.extensions import db
 from app.households.models import Guardianship, Household, Person
-from app.households.service import lock_persons
+from app.households.scope import lock_persons
 from app.housing.models import HousingOffer, HousingPhoto, HousingProposal
-from app.housing.service import release_blob
+from app.housing.photos import release_blob
 from app.idempotency.models import IdempotencyKey
+from app.unit_of_work import on_commit
 from app.visits.models import Visit, VisitStance
 
 CLOSED_STATUSES = ("closed",)
@@ -128,7 +129,6 @@ def purge(
     report.household_ids = _lock_closed_households(cutoff)
     ids = report.household_ids
     report.households = len(ids)
-    person_ids = sa.select(Person.id).where(Person.household_id.in_(ids))
     report.persons = db.session.scalar(
         sa.select(sa.func.count()).select_from(Person).where(Person.household_id.in_(ids))
     )
@@ -141,35 +141,47 @@ def purge(
         return report
 
     if ids:
-        # every column the models mark personal, in the household and everything under it
-        _anonymise(Household, Household.id.in_(ids), anonymised_at=now)
-        _anonymise(Person, Person.household_id.in_(ids))
-        _anonymise(Guardianship, Guardianship.child_id.in_(person_ids))
-        _anonymise(Visit, Visit.household_id.in_(ids))
-        _anonymise(
-            VisitStance,
-            VisitStance.visit_id.in_(sa.select(Visit.id).where(Visit.household_id.in_(ids))),
-        )
-        _anonymise(ConsentRecord, ConsentRecord.subject_id.in_(person_ids))
-        _anonymise(HousingProposal, HousingProposal.household_id.in_(ids))
-        # the way out they took: an evacuation none of whose people is still on record
-        evacuations = sa.select(EvacuationMember.evacuation_id).where(
-            EvacuationMember.person_id.in_(person_ids)
-        )
-        still_open = (
-            sa.select(EvacuationMember.evacuation_id)
-            .join(Person, Person.id == EvacuationMember.person_id)
-            .join(Household, Household.id == Person.household_id)
-            .where(Household.anonymised_at.is_(None))
-        )
-        _anonymise(
-            Evacuation, sa.and_(Evacuation.id.in_(evacuations), Evacuation.id.not_in(still_open))
-        )
-        for household_id in ids:
-            audit.record(
-                "anonymise", "households", household_id, {"older_than_days": older_than_days}
-            )
-    # offers no family will use again: their photos, and where they are and whose they were
+        _anonymise_cases(ids, now, older_than_days)
+    _forget_unused_offers(cutoff, unused_photos)
+    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+    db.session.flush()
+    return report
+
+
+def _anonymise_cases(ids: list[uuid.UUID], now: dt.datetime, older_than_days: int) -> None:
+    """Every column the models mark personal, in these (locked) households and everything
+    under them, and the evacuations none of whose people is still on record."""
+    person_ids = sa.select(Person.id).where(Person.household_id.in_(ids))
+    _anonymise(Household, Household.id.in_(ids), anonymised_at=now)
+    _anonymise(Person, Person.household_id.in_(ids))
+    _anonymise(Guardianship, Guardianship.child_id.in_(person_ids))
+    _anonymise(Visit, Visit.household_id.in_(ids))
+    _anonymise(
+        VisitStance,
+        VisitStance.visit_id.in_(sa.select(Visit.id).where(Visit.household_id.in_(ids))),
+    )
+    _anonymise(ConsentRecord, ConsentRecord.subject_id.in_(person_ids))
+    _anonymise(HousingProposal, HousingProposal.household_id.in_(ids))
+    # the way out they took: an evacuation none of whose people is still on record
+    evacuations = sa.select(EvacuationMember.evacuation_id).where(
+        EvacuationMember.person_id.in_(person_ids)
+    )
+    still_open = (
+        sa.select(EvacuationMember.evacuation_id)
+        .join(Person, Person.id == EvacuationMember.person_id)
+        .join(Household, Household.id == Person.household_id)
+        .where(Household.anonymised_at.is_(None))
+    )
+    _anonymise(
+        Evacuation, sa.and_(Evacuation.id.in_(evacuations), Evacuation.id.not_in(still_open))
+    )
+    for household_id in ids:
+        audit.record("anonymise", "households", household_id, {"older_than_days": older_than_days})
+
+
+def _forget_unused_offers(cutoff: dt.datetime, unused_photos: list[HousingPhoto]) -> None:
+    """Offers no family will use again: their photos (each file removed after the commit,
+    if no photo uses it), and where they are and whose they were."""
     _anonymise(
         HousingOffer,
         sa.and_(
@@ -183,9 +195,6 @@ def purge(
         sha256, content_type = photo.sha256, photo.content_type
         # after the commit, under the file's lock: kept if an upload of the same bytes won
         on_commit(lambda s=sha256, c=content_type: release_blob(s, c))
-    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
-    db.session.flush()
-    return report
 
 
 def _unused_photos(cutoff: dt.datetime) -> list[HousingPhoto]:

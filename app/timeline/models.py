@@ -17,14 +17,27 @@ KINDS = (
     "guardian_linked",
     "guardianship_changed",
     "status_changed",
+    "member_added",
+    "member_status_changed",
+    "proposal_made",
+    "proposal_shown",
+    "proposal_accepted",
+    "proposal_declined",
+    "proposal_withdrawn",
+    "added_to_evacuation",
+    "removed_from_evacuation",
+    "evacuation_departed",
+    "evacuation_arrived",
+    "evacuation_cancelled",
 )
 
 
 class TimelineEntry(Base):
     """One thing that happened to a household's case, for the team's next visit.
 
-    Written by the services in the same transaction as the change it describes. ``details``
-    holds codes and ids only (no names or free text), so anonymising a case leaves it intact.
+    Derived from the stream of changes (``app.timeline.service.record_changes``) in the
+    same transaction as the change it describes. ``details`` holds codes and ids only (no
+    names or free text), so anonymising a case leaves it intact.
     """
 
     __tablename__ = "timeline_entries"

@@ -6,6 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.changes.scope import ChangeScope
 from app.db import Base, created_at, enum_check, not_personal, personal, runtime_rights, uuid_pk
 from app.households.models import JSONList
 
@@ -50,6 +51,8 @@ class Visit(Base):
         #: the service's rights: anonymised by retention, never otherwise changed or removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: its household's (app.changes)
+    __change_scope__ = ChangeScope(household="household_id")
 
     id: Mapped[uuid_pk]
     household_id: Mapped[uuid.UUID] = mapped_column(
@@ -82,6 +85,8 @@ class VisitStance(Base):
         #: the service's rights: anonymised by retention, never otherwise changed or removed
         runtime_rights("SELECT", "INSERT", "UPDATE"),
     )
+    #: the person's, in their household (the visit's)
+    __change_scope__ = ChangeScope(person="person_id")
 
     visit_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True

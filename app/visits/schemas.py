@@ -3,10 +3,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.http import CLIENT_ID_DESCRIPTION, AwareDateTime
+from app import schema_fields as sf
 from app.visits.models import CONCERNS, OUTCOMES, SAFETY, STANCES, WAYS_OUT
-
-MAX_TEXT = 4000
+from app.web.fields import AwareDateTime
 
 
 class VisitStanceSchema(ma.Schema):
@@ -14,18 +13,11 @@ class VisitStanceSchema(ma.Schema):
     component with a property of its own name trips generated code.)"""
 
     person_id = fields.UUID(
-        required=True,
-        metadata={"description": "A member of the visited household, listed once per visit"},
+        required=True, **sf.about("A member of the visited household, listed once per visit")
     )
-    stance = fields.String(
-        required=True,
-        validate=validate.OneOf(STANCES),
-        metadata={"description": "The person's own position, whatever the others want"},
-    )
-    note = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=1000),
-        metadata={"description": "Their words or reasons, briefly (at most 1000 characters)"},
+    stance = sf.code(STANCES, "The person's own position, whatever the others want", required=True)
+    note = sf.text(
+        1000, "Their words or reasons, briefly (at most 1000 characters)", allow_none=True
     )
 
 
@@ -33,69 +25,50 @@ class VisitSchema(ma.Schema):
     """One visit of a team to a household: who was met and where each stands, what holds
     the family back, how safe it was. Never edited: a correction is a new visit."""
 
-    id = fields.UUID(metadata={"description": CLIENT_ID_DESCRIPTION})
-    household_id = fields.UUID(
-        dump_only=True, metadata={"description": "Set by the server: the visited household"}
-    )
+    id = sf.client_id()
+    household_id = sf.read_only(fields.UUID, "Set by the server: the visited household")
     visited_at = AwareDateTime(
         required=True,
-        metadata={
-            "description": "When the visit took place by the device's clock, with its offset"
-            " (it may be logged hours later, offline); at most 10 minutes ahead of the"
-            " server's clock. Answered in UTC"
-        },
+        **sf.about(
+            "When the visit took place by the device's clock, with its offset (it may be"
+            " logged hours later, offline); at most 10 minutes ahead of the server's clock."
+            " Answered in UTC"
+        ),
     )
-    recorded_by = fields.UUID(
-        dump_only=True, metadata={"description": "Set by the server: the user who logged it"}
-    )
-    outcome = fields.String(
+    recorded_by = sf.read_only(fields.UUID, "Set by the server: the user who logged it")
+    outcome = sf.code(
+        OUTCOMES,
+        "What came of the visit. A conversation (`talked`, `declined`, `agreed`,"
+        " `consent_collected`, `postponed`) moves an `identified` household to `engaging`",
         required=True,
-        validate=validate.OneOf(OUTCOMES),
-        metadata={
-            "description": "What came of the visit. A conversation (`talked`, `declined`,"
-            " `agreed`, `consent_collected`, `postponed`) moves an `identified` household to"
-            " `engaging`"
-        },
     )
     stances = fields.List(
         fields.Nested(VisitStanceSchema),
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={
-            "description": "Where each person met stands (at most 50): a grandfather may want"
-            " to go while the child's mother refuses. Empty when nobody was met"
-        },
+        **sf.about(
+            "Where each person met stands (at most 50): a grandfather may want to go while the"
+            " child's mother refuses. Empty when nobody was met"
+        ),
     )
     concerns = fields.List(
         fields.String(validate=validate.OneOf(CONCERNS)),
         load_default=list,
-        metadata={"description": "What holds the family back; stored once each, sorted"},
+        **sf.about("What holds the family back; stored once each, sorted"),
     )
-    safety = fields.String(
-        allow_none=True,
-        validate=validate.OneOf(SAFETY),
-        metadata={"description": "The security situation during the visit"},
-    )
-    way_out = fields.String(
-        allow_none=True,
-        validate=validate.OneOf(WAYS_OUT),
-        metadata={"description": "How people could leave from here now"},
-    )
+    safety = sf.code(SAFETY, "The security situation during the visit", allow_none=True)
+    way_out = sf.code(WAYS_OUT, "How people could leave from here now", allow_none=True)
     next_visit_on = fields.Date(
         allow_none=True,
-        metadata={
-            "description": "The day the team means to come back (not before the visit's own"
-            " day); the latest visit's becomes the household's `next_visit_due`"
-        },
+        **sf.about(
+            "The day the team means to come back (not before the visit's own day); the latest"
+            " visit's becomes the household's `next_visit_due`"
+        ),
     )
-    notes = fields.String(
-        allow_none=True,
-        validate=validate.Length(max=MAX_TEXT),
-        metadata={"description": "Free text for the team (at most 4000 characters)"},
+    notes = sf.text(
+        sf.MAX_TEXT, "Free text for the team (at most 4000 characters)", allow_none=True
     )
-    recorded_at = fields.AwareDateTime(
-        dump_only=True, metadata={"description": "Set by the server: when it was logged (UTC)"}
-    )
+    recorded_at = sf.read_only(fields.AwareDateTime, "Set by the server: when it was logged (UTC)")
 
 
 # --- an example for the document (fictional people) --------------------------------------

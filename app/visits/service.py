@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
 from app.auth.models import User
-from app.auth.permissions import require_team
 from app.db import ensure_new_id, utcnow
 from app.errors import Invalid
 from app.extensions import db
+from app.households.lifecycle import change_household_status
 from app.households.models import Household, Person
-from app.households.service import change_household_status
-from app.timeline.service import record_entry
+from app.households.scope import get_household, lock_household
 from app.visits.models import CONVERSATION_OUTCOMES, Visit, VisitStance
+from app.web.pagination import page
 
 #: How far ahead of the server's clock a device's clock may run.
 CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
-def log_visit(actor: User, household: Household, data: dict) -> Visit:
+def log_visit(actor: User, household_id: uuid.UUID, data: dict) -> Visit:
     """Record a visit; the household's last visit, next visit due and status follow.
 
-    ``household`` must be locked by the caller (visits may arrive out of order, offline).
+    The household is locked first (visits may arrive out of order, offline): two visits
+    logged at once each see the other's dates.
     """
-    require_team(actor, household.team_id, what="household")
+    household = lock_household(actor, household_id)
     now = utcnow()
     # the device's calendar day of the visit; stored and answered in UTC like every time
     visit_day = data["visited_at"].date()
@@ -64,15 +67,6 @@ def log_visit(actor: User, household: Household, data: dict) -> Visit:
         household.next_visit_due = next_visit_on
     if household.status == "identified" and visit.outcome in CONVERSATION_OUTCOMES:
         change_household_status(actor, household.id, "engaging", cause="visit")
-    record_entry(
-        household_id=household.id,
-        occurred_at=visited_at,
-        kind="visit_logged",
-        entity_type="visit",
-        entity_id=visit.id,
-        actor=actor,
-        details={"outcome": visit.outcome},
-    )
     db.session.flush()
     saw_visits([visit], via="log_visit", actor=actor)
     return visit
@@ -100,8 +94,16 @@ def _check_stances(household: Household, stances: list[dict]) -> None:
         raise Invalid({"stances": errors})
 
 
-def list_visits_query(household: Household) -> sa.Select:
-    return sa.select(Visit).where(Visit.household_id == household.id)
+#: A household's visits, the latest first.
+LATEST_FIRST = [(Visit.visited_at, True), (Visit.id, True)]
+
+
+def list_visits(actor: User, household_id: uuid.UUID, args: Mapping[str, Any]) -> dict[str, Any]:
+    """A page of a household's visits, loaded within the actor's scope (404 outside it);
+    the visits shown count as looked at."""
+    household = get_household(actor, household_id)
+    stmt = sa.select(Visit).where(Visit.household_id == household.id)
+    return page(stmt, LATEST_FIRST, args, load=load_visits, seen=saw_visits)
 
 
 def load_visits(stmt: sa.Select) -> list[Visit]:

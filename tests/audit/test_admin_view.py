@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from app.audit import service as audit
+from app.audit import chain, reading
 from app.audit.models import AuditEvent
 from app.extensions import db
 
@@ -94,16 +94,16 @@ def test_what_is_stored_and_hashed_keeps_its_values(
     )
     with app.app_context():
         stored = db.session.scalars(
-            audit.events_query(entity_id=str(household.id), action="create")
+            reading.events_query(entity_id=str(household.id), action="create")
         ).one()
         assert stored.details["fields"]["locality"] == "Zqadminlocality"
-        [shown] = audit.load_for_admin(
-            audit.events_query(entity_id=str(household.id), action="create")
+        [shown] = reading.load_for_admin(
+            reading.events_query(entity_id=str(household.id), action="create")
         )
         assert "Zqadminlocality" not in json.dumps(shown.details)
         assert "locality" in shown.details["fields"]
         assert (shown.id, shown.hash, shown.prev_hash) == (stored.id, stored.hash, stored.prev_hash)
-        assert audit.verify_chain().ok
+        assert chain.verify_chain().ok
 
 
 def test_account_and_security_events_are_shown_in_full(app, as_admin, client):
@@ -149,6 +149,6 @@ def test_the_stored_details_of_case_events_never_change(app):
             prev_hash="0" * 64,
             hash="0" * 64,
         )
-        shown = audit.admin_view(event)
+        shown = reading.admin_view(event)
         assert shown.details == {"changed": ["status"]}
         assert event.details["changed"]["status"]["after"] == "missing"

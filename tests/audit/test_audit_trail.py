@@ -8,8 +8,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from app.audit.chain import verify_chain
 from app.audit.models import AuditEvent
-from app.audit.service import verify_chain
 from app.extensions import db
 from tests.conftest import PASSWORD
 from tests.http_helpers import etag_of
@@ -172,6 +172,7 @@ def test_the_chain_verifies(app, as_admin, as_field_worker):
     assert result["first_broken_id"] is None
 
 
+@pytest.mark.commits
 def test_the_database_refuses_to_change_or_remove_an_event(app, as_field_worker):
     as_field_worker.get("/api/v1/me")
     last = _last_id(app)
@@ -181,6 +182,8 @@ def test_the_database_refuses_to_change_or_remove_an_event(app, as_field_worker)
         conn.execute(sa.delete(AuditEvent).where(AuditEvent.id == last))
 
 
+@pytest.mark.slow
+@pytest.mark.commits
 def test_concurrent_writers_never_fork_the_chain(app, make_user, team):
     """Eight requests at once, each on its own connection: one unbroken chain."""
     users = [make_user("field_worker", team) for _ in range(8)]

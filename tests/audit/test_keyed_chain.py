@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app.audit.chain import canonical
 from app.audit.models import AuditEvent
-from app.audit.service import canonical
 from app.extensions import db
 from tests.audit.test_tampering import as_superuser
 from tests.http_helpers import etag_of
+
+pytestmark = pytest.mark.commits
 
 TABLE = AuditEvent.__table__
 GUESSED_KEY = b"an-attackers-best-guess-at-the-audit-key"

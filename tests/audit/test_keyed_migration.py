@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from app.audit.chain import canonical, event_hash, verify_chain
 from app.audit.models import GENESIS, AuditEvent
-from app.audit.service import canonical, event_hash, verify_chain
 from app.cli import alembic_config
 from config.defaults import DEFAULT_AUDIT_KEY
 from tests.built_app import built_app

@@ -20,6 +20,7 @@ from app.audit.models import AuditEvent
 from app.auth.access import PUBLIC, access_policy
 from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
 from app.extensions import db
+from tests.case_data import api_as, build_case, makers_of_their_own
 from tests.conftest import png_bytes
 
 #: A value only the seeded case holds -> the records (keys of ``world``) that hold it.
@@ -153,69 +154,57 @@ def test_every_get_route_is_classified(app):
     assert ALSO_SEEN.keys() <= PERSONAL
 
 
-@pytest.fixture
-def world(
-    app,
-    team,
-    field_worker,
-    coordinator,
-    admin,
-    login,
-    make_household,
-    make_person,
-    make_guardian,
-    make_consent,
-    make_offer,
-    make_photo,
-    make_proposal,
-    make_evacuation,
-):
-    """One case with every kind of personal value, reachable by every GET route."""
-    household = make_household(
-        team=team,
-        locality="Zqlocality",
-        district="Zq Dovzhenko district",
-        address_description="Zq 7 Quillfeather Lane",
-        contact_phone="+380 99 765 4321",
-        notes="Zq household notes: the cellar floods",
+@pytest.fixture(scope="module")
+def world(app, shared_transaction):
+    """One case with every kind of personal value, reachable by every GET route: made once
+    for the module (each test's writes are rolled back)."""
+    makers, coordinator, team = makers_of_their_own(app)
+    field_worker, admin = makers.user(FIELD_WORKER, team), makers.user(ADMIN)
+    case = build_case(
+        makers,
+        team,
+        recorder=field_worker,
+        household={
+            "locality": "Zqlocality",
+            "district": "Zq Dovzhenko district",
+            "address_description": "Zq 7 Quillfeather Lane",
+            "contact_phone": "+380 99 765 4321",
+            "notes": "Zq household notes: the cellar floods",
+        },
+        mother={
+            "age": 34,
+            "full_name": "Oksana Zqvitka",
+            "medical_notes": "Zq insulin twice a day",
+        },
+        child={"age": 6, "full_name": "Marta Zqvitka"},
+        grant={
+            "evidence": "witnessed_verbal",
+            "witness_name": "Zq Witness Halyna",
+            "notes": "Zq consent notes: signed at the kitchen table",
+        },
+        offer={
+            "capacity": 4,
+            "address": "Zq 12 Park Street",
+            "provider_name": "Zq Provider Ivanenko",
+            "provider_contact": "zq.provider@example.org",
+        },
+        proposal_notes="Zq proposal notes: near the school",
+        evacuation={
+            "meeting_point": "Zq meeting point: the old mill",
+            "route_notes": "Zq route: along the river",
+        },
     )
-    mother = make_person(
-        household, age=34, full_name="Oksana Zqvitka", medical_notes="Zq insulin twice a day"
-    )
-    child = make_person(household, age=6, full_name="Marta Zqvitka")
-    mother_link = make_guardian(child, mother, "mother")
-    outside_link = make_guardian(
+    household, mother, child = case.household, case.mother, case.child
+    outside_link = makers.guardian(
         child,
         None,
         "father",
         external_name="Taras Zqexternal",
         external_contact="taras.zq@example.org",
     )
-    consent = make_consent(
-        field_worker,
-        child,
-        "parental",
-        "granted",
-        guardianship=mother_link,
-        evidence="witnessed_verbal",
-        witness_name="Zq Witness Halyna",
-        notes="Zq consent notes: signed at the kitchen table",
-    )
-    mother_consent = make_consent(field_worker, mother, "self", "granted")
-    offer = make_offer(
-        capacity=4,
-        address="Zq 12 Park Street",
-        provider_name="Zq Provider Ivanenko",
-        provider_contact="zq.provider@example.org",
-    )
-    photo = make_photo(offer)
-    make_proposal(household, offer, notes="Zq proposal notes: near the school")
-    evacuation = make_evacuation(
-        team,
-        meeting_point="Zq meeting point: the old mill",
-        route_notes="Zq route: along the river",
-    )
-    visit = login(field_worker).post(
+    mother_consent = makers.consent(field_worker, mother, "self", "granted")
+    offer, photo, evacuation = case.offer, case.photo, case.evacuation
+    visit = api_as(app, field_worker).post(
         f"/api/v1/households/{household.id}/visits",
         json={
             "visited_at": "2026-11-20T10:00:00+00:00",
@@ -231,7 +220,7 @@ def world(
         },
     )
     assert visit.status_code == 201, visit.get_json()
-    joined = login(coordinator).post(
+    joined = api_as(app, coordinator).post(
         f"/api/v1/evacuations/{evacuation.id}/members", json={"person_id": str(mother.id)}
     )
     assert joined.status_code == 201, joined.get_json()
@@ -239,9 +228,9 @@ def world(
         "household": household.id,
         "mother": mother.id,
         "child": child.id,
-        "mother_link": mother_link.id,
+        "mother_link": case.guardianship.id,
         "outside_link": outside_link.id,
-        "consent": consent.id,
+        "consent": case.grant.id,
         "mother_consent": mother_consent.id,
         "offer": offer.id,
         "photo": photo.id,
@@ -378,17 +367,18 @@ def test_who_looked_at_this_child_is_one_filter(
 def test_reads_through_the_services_are_recorded(app, field_worker, household, make_person):
     """The services own the audit of a look: a CLI or another caller records it too, and a
     look that is rolled back leaves nothing."""
+    from app.households import persons
     from app.households import service as households
 
     person = make_person(household, age=50)
     with app.app_context():
         mark = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(AuditEvent.id), 0)))
         actor = db.session.get(type(field_worker), field_worker.id)
-        households.read_person(actor, person.id)
+        persons.read_person(actor, person.id)
         db.session.rollback()
         households.read_household(actor, household.id)
-        households.read_person(actor, person.id)
-        households.read_person(actor, person.id)  # twice in one transaction: named once
+        persons.read_person(actor, person.id)
+        persons.read_person(actor, person.id)  # twice in one transaction: named once
         db.session.commit()
         recorded = db.session.execute(
             sa.select(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.actor_id)

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from app.audit.models import AuditEvent
 from app.extensions import db
 
+pytestmark = pytest.mark.commits
+
 
 @contextlib.contextmanager
 def as_superuser():

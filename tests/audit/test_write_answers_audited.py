@@ -28,7 +28,7 @@ from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
 from app.extensions import db
 from app.housing.models import HousingProposal
 from tests.audit.test_read_audit_coverage import SEEDS, _reads, world  # noqa: F401
-from tests.conftest import PASSWORD, png_bytes
+from tests.conftest import PASSWORD, offer_maker, png_bytes
 
 WRITE_METHODS = ("POST", "PATCH", "DELETE")
 ANYONE = "anyone"
@@ -359,12 +359,14 @@ def _fill(value, ids: dict[str, str]):
     return value
 
 
-@pytest.fixture
-def case(app, world, make_offer, team, field_worker):  # noqa: F811
+@pytest.fixture(scope="module")
+def case(app, world):  # noqa: F811
     """The GET walk's case, plus what the writes need: a second offer to propose, and the
-    ids of the proposal and the team."""
+    ids of the proposal and the team. Made once for the module; each test's writes are
+    rolled back, so each test sees a fresh copy of it."""
     ids, users = world
-    second = make_offer(capacity=5)
+    field_worker = users[FIELD_WORKER]
+    second = offer_maker(app, users[COORDINATOR])(capacity=5)
     with app.app_context():
         proposal = db.session.scalar(
             sa.select(HousingProposal.id).where(
@@ -375,7 +377,7 @@ def case(app, world, make_offer, team, field_worker):  # noqa: F811
         **ids,
         "second_offer": str(second.id),
         "proposal": str(proposal),
-        "team": str(team.id),
+        "team": str(field_worker.team_id),
         "field_worker_username": field_worker.username,
     }
     return ids, users

@@ -306,6 +306,7 @@ def keep_logging():
     root.setLevel(level)
 
 
+@pytest.mark.commits
 def test_db_current_shows_the_head_revision(cli, keep_logging):
     from alembic.script import ScriptDirectory
 

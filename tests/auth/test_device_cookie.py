@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.auth import service as auth_service
+from app.auth import tokens
 from app.auth.models import ADMIN, COORDINATOR, User
 from app.extensions import db
 from tests.conftest import PASSWORD
@@ -107,7 +107,7 @@ def test_a_device_cookie_signed_with_another_secret_is_ignored(app, client, make
         user = db.session.get(User, corin.id)
         with monkeypatch.context() as guessing:
             guessing.setitem(app.config, "SECRET_KEY", "an-attackers-guess-at-the-secret-key")
-            forged = auth_service.device_cookie_for(user)
+            forged = tokens.device_cookie_for(user)
 
     assert _login(client, "corin", device_cookie=forged).status_code == 429
 
@@ -169,15 +169,15 @@ def test_an_expired_device_cookie_is_not_trusted(app, make_user, monkeypatch):
     corin = make_user(COORDINATOR, username="corin")
     with app.app_context():
         user = db.session.get(User, corin.id)
-        fresh = auth_service.device_cookie_for(user)
+        fresh = tokens.device_cookie_for(user)
         now = time.time()
         age = (app.config["DEVICE_COOKIE_MAX_AGE_DAYS"] + 1) * 86400
         monkeypatch.setattr("itsdangerous.timed.time.time", lambda: now - age)
-        old = auth_service.device_cookie_for(user)
+        old = tokens.device_cookie_for(user)
         monkeypatch.undo()
 
-        assert auth_service.trusted_device(user, fresh) is not None
-        assert auth_service.trusted_device(user, old) is None
+        assert tokens.trusted_device(user, fresh) is not None
+        assert tokens.trusted_device(user, old) is None
 
 
 def test_a_renewed_cookie_keeps_the_device(app, client, make_user):
@@ -188,11 +188,11 @@ def test_a_renewed_cookie_keeps_the_device(app, client, make_user):
 
     with app.app_context():
         user = db.session.get(User, corin.id)
-        device = auth_service.trusted_device(user, first)
+        device = tokens.trusted_device(user, first)
         assert device is not None
-        assert auth_service.trusted_device(user, renewed) == device
+        assert tokens.trusted_device(user, renewed) == device
         # a login without a cookie is a new device
-        assert auth_service.trusted_device(user, stranger) not in (None, device)
+        assert tokens.trusted_device(user, stranger) not in (None, device)
 
 
 def test_answers_stay_identical_with_a_device_cookie(client, make_user):

@@ -288,8 +288,7 @@ def test_user_disabled_through_the_service_is_locked_out(app, client, make_user)
 
     with app.app_context():
         actor = db.session.get(User, admin.id)
-        target = db.session.get(User, user.id)
-        auth_service.update_user(actor, target, {"is_active": False})
+        auth_service.update_user(actor, user.id, {"is_active": False})
         db.session.commit()
 
     assert session.get("/api/v1/me").status_code == 401

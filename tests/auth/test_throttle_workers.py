@@ -26,7 +26,7 @@ from app.auth.models import COORDINATOR
 from app.extensions import PROJECT_ROOT
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 REDIS_URL = os.environ.get("SAFEPASSAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKENS = "/api/v1/auth/tokens"

@@ -18,8 +18,9 @@ from app.auth.models import COORDINATOR, User
 from app.consents import service as consent_service
 from app.db import utcnow
 from app.extensions import db
-from app.households import service as household_service
-from app.households.models import Guardianship, Person, today
+from app.households import guardianships, persons
+from app.households.models import Guardianship, today
+from tests.conftest import staff_shared_by_the_module, team_maker, user_maker
 from tests.consents.support import VIAS, Actions, authority, payload
 from tests.households.helpers import born
 
@@ -59,8 +60,7 @@ class Scene:
     def set_legal_status(self, link: Guardianship, legal_status: str) -> None:
         with self.app.app_context():
             actor = db.session.get(User, self.coordinator.id)
-            found = db.session.get(Guardianship, link.id)
-            household_service.update_guardianship(actor, found, {"legal_status": legal_status})
+            guardianships.update_guardianship(actor, link.id, {"legal_status": legal_status})
             db.session.commit()
 
     # --- decisions ------------------------------------------------------------------------
@@ -391,8 +391,7 @@ def child_who_is_missing_with_a_verified_grant(s: Scene):
     s.verify("grant")
     with s.app.app_context():
         actor = db.session.get(User, s.coordinator.id)
-        found = db.session.get(Person, child.id)
-        household_service.update_person(actor, found, {"status": "missing"})
+        persons.update_person(actor, child.id, {"status": "missing"})
         db.session.commit()
     return child
 
@@ -591,6 +590,18 @@ def acts(via, app, login, monkeypatch) -> Actions:
     return Actions(via, app, login, monkeypatch)
 
 
+# every case starts from the same staff: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
+
+
+@pytest.fixture(scope="module")
+def social_desk(app, shared_staff):
+    """A second coordinator: the one who records social-services authorizations."""
+    return user_maker(app, team_maker(app))(COORDINATOR, username="socialdesk")
+
+
 @pytest.fixture
 def scene(
     app,
@@ -599,11 +610,10 @@ def scene(
     make_person,
     make_guardian,
     make_consent,
-    make_user,
+    social_desk,
     field_worker,
     coordinator,
 ) -> Scene:
-    social_desk = make_user(COORDINATOR, username="socialdesk")
     return Scene(
         app,
         acts,

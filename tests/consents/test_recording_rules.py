@@ -13,6 +13,7 @@ import pytest
 
 from app.auth.models import COORDINATOR
 from app.db import utcnow
+from tests.conftest import Makers, staff_shared_by_the_module, team_maker, user_maker
 from tests.consents.support import VIAS, Actions, authority, payload, stored_consents
 from tests.households.helpers import born
 
@@ -25,32 +26,39 @@ def acts(via, app, login, monkeypatch) -> Actions:
     return Actions(via, app, login, monkeypatch)
 
 
-@pytest.fixture
-def social_desk(make_user):
+# every test here starts from the same staff and family: made once, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
+
+
+@pytest.fixture(scope="module")
+def social_desk(app, shared_staff):
     """A second coordinator: the one who records social-services authorizations."""
-    return make_user(COORDINATOR, username="socialdesk")
+    return user_maker(app, team_maker(app))(COORDINATOR, username="socialdesk")
 
 
-@pytest.fixture
-def family(make_household, make_person, make_guardian, team):
+@pytest.fixture(scope="module")
+def family(app, coordinator, team):
     """Team North's household: a mother, her son, a grandmother, an orphaned niece."""
-    household = make_household(team=team)
-    mother = make_person(household, full_name="Olena Melnyk", age=34, sex="female")
-    child = make_person(household, full_name="Dmytro Melnyk", age=None, date_of_birth=born(8))
-    grandmother = make_person(household, full_name="Halyna Melnyk", age=66, sex="female")
-    orphan = make_person(household, full_name="Sofiia Bondar", age=None, date_of_birth=born(12))
+    make = Makers.acting_as(app, coordinator, team)
+    household = make.household(team=team)
+    mother = make.person(household, full_name="Olena Melnyk", age=34, sex="female")
+    child = make.person(household, full_name="Dmytro Melnyk", age=None, date_of_birth=born(8))
+    grandmother = make.person(household, full_name="Halyna Melnyk", age=66, sex="female")
+    orphan = make.person(household, full_name="Sofiia Bondar", age=None, date_of_birth=born(12))
     return SimpleNamespace(
         household=household,
         mother=mother,
         child=child,
         grandmother=grandmother,
         orphan=orphan,
-        mother_link=make_guardian(child, mother, "mother"),
-        grandmother_link=make_guardian(child, grandmother, "grandparent"),
-        dead_father_link=make_guardian(
+        mother_link=make.guardian(child, mother, "mother"),
+        grandmother_link=make.guardian(child, grandmother, "grandparent"),
+        dead_father_link=make.guardian(
             child, None, "father", external_name="Andrii Melnyk", legal_status="deceased"
         ),
-        orphan_guardian_link=make_guardian(orphan, grandmother, "legal_guardian"),
+        orphan_guardian_link=make.guardian(orphan, grandmother, "legal_guardian"),
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from app.auth.models import COORDINATOR, FIELD_WORKER, User
 from app.consents import service as consent_service
 from app.extensions import db
+from app.households import guardianships, persons
 from app.households import service as household_service
 from app.households.models import today
 from tests.households.helpers import born
@@ -283,14 +284,14 @@ def pending_grants(app, recorder, team, count: int) -> None:
         actor = db.session.get(User, recorder.id)
         for n in range(count):
             household = household_service.create_household(actor, {"locality": f"Street {n}"})
-            mother = household_service.add_member(
-                actor, household, {"full_name": f"Mother {n}", "estimated_age": 30 + n % 10}
+            mother = persons.add_member(
+                actor, household.id, {"full_name": f"Mother {n}", "estimated_age": 30 + n % 10}
             )
-            child = household_service.add_member(
-                actor, household, {"full_name": f"Child {n}", "date_of_birth": born(2 + n % 15)}
+            child = persons.add_member(
+                actor, household.id, {"full_name": f"Child {n}", "date_of_birth": born(2 + n % 15)}
             )
-            link = household_service.add_guardian(
-                actor, child, {"guardian_person_id": mother.id, "relationship": "mother"}
+            link = guardianships.add_guardian(
+                actor, child.id, {"guardian_person_id": mother.id, "relationship": "mother"}
             )
             consent_service.record_consent(
                 actor,
@@ -327,6 +328,8 @@ def test_the_queue_costs_the_same_queries_for_1_and_30_items(
 # --- two coordinators at once --------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.commits
 def test_two_coordinators_verifying_at_once_one_wins(
     app, login, coordinator, second_coordinator, recorder, family, make_consent
 ):

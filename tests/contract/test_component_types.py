@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.households.lifecycle import TRANSITIONS
 from app.households.models import HOUSEHOLD_STATUSES, PERSON_STATUSES
-from app.households.service import TRANSITIONS
 
 V1 = "/api/v1"
 SCHEMAS = "#/components/schemas/"

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from app.docs import CONTENT_SECURITY_POLICY
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 #: What the page loads: its own files and the document, nothing else (the icons: if asked).
 NEEDED = {

@@ -40,7 +40,7 @@ from app.extensions import PROJECT_ROOT, db
 from tests.built_app import built_app
 from tests.conftest import PASSWORD, fresh_database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 HERE = Path(__file__).parent
 WORKFLOW = HERE / "generated_client_workflow.py"

@@ -19,20 +19,22 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.evacuations import service
 from app.evacuations.models import Evacuation, EvacuationMember
 from app.extensions import db
-from app.households import service as household_service
+from app.households import persons
 from app.households.models import Household, Person
+from tests.conftest import staff_shared_by_the_module
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 
 def run(app, user, operation: Callable, evacuation=None):
-    """``operation(actor)`` or ``operation(actor, locked_evacuation)``, committed."""
+    """``operation(actor)`` or ``operation(actor, evacuation_id)``, committed."""
     with app.app_context():
         actor = db.session.get(User, user.id)
         try:
-            if evacuation is None:
-                result = operation(actor)
-            else:
-                locked = service.get_evacuation(actor, evacuation.id, for_update=True)
-                result = operation(actor, locked)
+            result = operation(actor) if evacuation is None else operation(actor, evacuation.id)
             db.session.commit()
             return result
         except Exception:
@@ -56,9 +58,11 @@ def stored(app, evacuation) -> dict:
 
 
 def add(app, coordinator, evacuation, person, **fields) -> EvacuationMember:
+    """Add ``person``; the member as the answer (the evacuation) lists them."""
     data = {"person_id": person.id}
     data.update({k: getattr(v, "id", v) for k, v in fields.items()})
-    return run(app, coordinator, lambda a, e: service.add_member(a, e, data), evacuation)
+    answer = run(app, coordinator, lambda a, e: service.add_member(a, e, data), evacuation)
+    return next(m for m in answer.members if m.person_id == person.id)
 
 
 def codes(error: Conflict) -> list[tuple[str, uuid.UUID]]:
@@ -263,8 +267,7 @@ def test_depart_refuses_a_member_no_longer_present(app, coordinator, evacuation,
     _mother, _child, uncle = aboard
 
     def mark_missing(actor):
-        person = household_service.get_person(actor, uncle.id)
-        household_service.update_person(actor, person, {"status": "missing"})
+        persons.update_person(actor, uncle.id, {"status": "missing"})
 
     run(app, coordinator, mark_missing)
 
@@ -283,7 +286,7 @@ def test_depart_refuses_a_child_whose_escort_left_the_service(
     add(app, coordinator, evacuation, child.person, escort_user_id=escort)
 
     def deactivate(actor):
-        auth_service.update_user(actor, db.session.get(User, escort.id), {"is_active": False})
+        auth_service.update_user(actor, escort.id, {"is_active": False})
 
     run(app, admin, deactivate)
 

@@ -11,6 +11,12 @@ import uuid
 import pytest
 
 from app.auth.models import ADMIN, FIELD_WORKER
+from tests.conftest import staff_shared_by_the_module
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 URL = "/api/v1/evacuations"
 

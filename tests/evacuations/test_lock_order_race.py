@@ -5,7 +5,7 @@ decide must never fail because an evacuation step runs at the same moment (it us
 two paths locked the consent and the person rows in opposite orders, and PostgreSQL broke
 the deadlock by killing one of them, often the revocation, answered 409
 ``concurrent_change``). Every path now locks in one order (persons, then their
-guardianships and consents; see ``app.households.service.lock_persons``).
+guardianships and consents; see ``app.households.scope.lock_persons``).
 
 Each request runs in a thread of its own through a test client of its own, so on its own
 connection and in its own transaction; a barrier releases the two together. PostgreSQL
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from app.auth.models import User
 from app.evacuations import service as evacuation_service
 from app.extensions import db
-from app.households import service as household_service
+from app.households import guardianships
 from app.households.models import Person
 from tests.conftest import wait_for_lock_waiters
 
@@ -38,7 +38,7 @@ ROUNDS = 20
 FEW_ROUNDS = 6
 REVOKE = {"reason": "The mother changed her mind at the last moment."}
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.commits]
 
 
 @pytest.fixture(autouse=True)
@@ -75,9 +75,10 @@ def scene(app, coordinator, team, make_household, make_evacuation, eligible_adul
         with app.app_context():
             actor = db.session.get(User, coordinator.id)
             for person_id, companion in members:
-                locked = evacuation_service.get_evacuation(actor, evacuation.id, for_update=True)
                 evacuation_service.add_member(
-                    actor, locked, {"person_id": person_id, "accompanied_by_person_id": companion}
+                    actor,
+                    evacuation.id,
+                    {"person_id": person_id, "accompanied_by_person_id": companion},
                 )
                 db.session.commit()
         return Scene(
@@ -435,9 +436,8 @@ def test_a_parent_recorded_deceased_while_a_child_is_linked_to_her_covers_that_c
     change = mother_deceased(app, tokens, as_coordinator, current, threading.Barrier(1))
     with app.app_context():
         actor = db.session.get(User, coordinator.id)
-        child = db.session.get(Person, second.id)
-        link = household_service.add_guardian(
-            actor, child, {"guardian_person_id": mother.id, "relationship": "mother"}
+        link = guardianships.add_guardian(
+            actor, second.id, {"guardian_person_id": mother.id, "relationship": "mother"}
         )
         link_id = str(link.id)
         change.start()

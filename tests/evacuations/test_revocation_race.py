@@ -22,6 +22,8 @@ from app.evacuations import service as evacuation_service
 from app.extensions import db
 from tests.conftest import wait_for_lock_waiters
 
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
+
 ROUNDS = 10
 REVOKE_REASON = {"reason": "The mother changed her mind at the last moment."}
 
@@ -57,9 +59,10 @@ def scene(app, coordinator, team, make_household, make_evacuation, eligible_adul
         with app.app_context():
             actor = db.session.get(User, coordinator.id)
             for person_id, companion in ((mother.id, None), (child.person.id, mother.id)):
-                locked = evacuation_service.get_evacuation(actor, evacuation.id, for_update=True)
                 evacuation_service.add_member(
-                    actor, locked, {"person_id": person_id, "accompanied_by_person_id": companion}
+                    actor,
+                    evacuation.id,
+                    {"person_id": person_id, "accompanied_by_person_id": companion},
                 )
                 db.session.commit()
         return Scene(evacuation, mother, child.person, child.consent)

@@ -21,7 +21,7 @@ from app.auth.models import User
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.evacuations import service as evacuation_service
 from app.extensions import db
-from app.households import service
+from app.households import lifecycle
 from app.households.models import HOUSEHOLD_STATUSES, Household
 from app.timeline.models import TimelineEntry
 from tests.households.helpers import etag
@@ -68,7 +68,7 @@ def move(app, user, household, status, reason=None, **kwargs) -> Household:
     with app.app_context():
         actor = db.session.get(User, user.id)
         try:
-            household = service.change_household_status(
+            household = lifecycle.change_household_status(
                 actor, household.id, status, reason, **kwargs
             )
         except Exception:
@@ -186,6 +186,7 @@ def test_a_move_bumps_the_version_and_writes_the_timeline_and_the_audit_trail(
     moved = move(app, field_worker, household, "engaging")
 
     assert (moved.status, moved.version) == ("engaging", version + 1)
+    assert moved.status_cause == "request"  # what moved it, kept with it
     [entry] = timeline(app, household)
     assert (entry.entity_type, entry.entity_id, entry.actor_id) == (
         "household",
@@ -196,6 +197,7 @@ def test_a_move_bumps_the_version_and_writes_the_timeline_and_the_audit_trail(
     [event, look] = household_events(app, household, mark)
     assert event.action == "update"
     assert event.details["changed"]["status"] == {"before": "identified", "after": "engaging"}
+    assert event.details["changed"]["status_cause"] == {"before": None, "after": "request"}
     # the move answers with the household's record: a look at it, on the record too
     assert (look.action, look.actor_id, look.details) == (
         "read",
@@ -308,7 +310,10 @@ def test_a_conversation_on_a_visit_starts_engaging_through_the_same_function(
     )
     assert response.status_code == 201, response.get_json()
 
-    assert stored(app, household).status == "engaging"
+    assert (stored(app, household).status, stored(app, household).status_cause) == (
+        "engaging",
+        "visit",
+    )
     [entry] = timeline(app, household)
     assert entry.details == {"from": "identified", "to": "engaging", "cause": "visit"}
     assert entry.actor_id == field_worker.id
@@ -343,11 +348,8 @@ def test_an_arrival_evacuates_the_emptied_household_and_a_coordinator_closes_it(
     evacuation = make_evacuation(team)
     for person in (adult, neighbour):
         with app.app_context():
-            row = evacuation_service.get_evacuation(
-                db.session.get(User, coordinator.id), evacuation.id, for_update=True
-            )
             evacuation_service.add_member(
-                db.session.get(User, coordinator.id), row, {"person_id": person.id}
+                db.session.get(User, coordinator.id), evacuation.id, {"person_id": person.id}
             )
             db.session.commit()
     put_in(app, closed_already, "closed", "moved_away")
@@ -355,7 +357,10 @@ def test_an_arrival_evacuates_the_emptied_household_and_a_coordinator_closes_it(
         response = as_coordinator.post(f"/api/v1/evacuations/{evacuation.id}/{step}", json={})
         assert response.status_code == 200, response.get_json()
 
-    assert stored(app, household).status == "evacuated"
+    assert (stored(app, household).status, stored(app, household).status_cause) == (
+        "evacuated",
+        "arrival",
+    )
     [entry] = timeline(app, household)
     assert entry.details == {"from": "ready", "to": "evacuated", "cause": "arrival"}
     assert entry.actor_id == coordinator.id
@@ -536,6 +541,7 @@ class _Post(threading.Thread):
             self.code = (response.get_json() or {}).get("code")
 
 
+@pytest.mark.commits
 @pytest.mark.slow
 @pytest.mark.postgres_only
 def test_two_coordinators_closing_at_once_close_it_once(

@@ -12,8 +12,14 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.households.models import Household
+from tests.conftest import staff_shared_by_the_module
 from tests.households.helpers import born, etag
 from tests.http_helpers import etag_of
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 HOUSEHOLDS = "/api/v1/households"
 REF = re.compile(r"^[A-HJ-NP-Z2-9]{3}-[A-HJ-NP-Z2-9]{3}$")

@@ -20,6 +20,8 @@ from app.housing.models import HousingOffer, HousingProposal
 from tests.housing.helpers import action_url
 from tests.http_helpers import etag_of
 
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
+
 ROUNDS = 3
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from app.errors import Conflict
 from app.extensions import db
-from app.households.models import Household
-from app.housing import service as housing_service
+from app.housing import proposals
+from tests.conftest import staff_shared_by_the_module
 from tests.housing.helpers import (
     action_url,
     code,
@@ -21,6 +21,11 @@ from tests.housing.helpers import (
     stored_offer,
     stored_proposal,
     withdraw,
+)
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
 )
 
 
@@ -487,9 +492,8 @@ def test_service_refuses_accept_beyond_capacity(
 
     with app.app_context():
         actor = db.session.get(type(coordinator), coordinator.id)
-        row = housing_service.get_proposal(Household.id == household.id, proposal.id)
         with pytest.raises(Conflict) as refused:
-            housing_service.accept_proposal(actor, row)
+            proposals.accept_proposal(actor, proposal.id)
         db.session.rollback()
 
     assert refused.value.code == "capacity_exceeded"

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, staff_shared_by_the_module
 from tests.housing.helpers import (
     OFFERS,
     action_url,
@@ -21,6 +21,11 @@ from tests.housing.helpers import (
     withdraw,
 )
 from tests.http_helpers import etag_of
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 FULL_OFFER = {
     "title": "Two rooms above the bakery",

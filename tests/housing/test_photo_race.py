@@ -20,13 +20,13 @@ from PIL import Image
 
 from app.auth.models import COORDINATOR
 from app.extensions import db
-from app.housing import photos
+from app.housing import images
 from app.housing.models import HousingPhoto, PhotoBlob
 from tests.housing.helpers import photos_url
 
 ROUNDS = 20
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 
 def picture(round_no: int) -> bytes:
@@ -87,7 +87,7 @@ def photos_on_record(app) -> list[HousingPhoto]:
 
 def file_of(app, photo: HousingPhoto) -> Path:
     with app.app_context():
-        return photos._path(photo.sha256, photo.content_type)
+        return images._path(photo.sha256, photo.content_type)
 
 
 def test_delete_racing_an_upload_of_the_same_bytes_never_loses_the_file(

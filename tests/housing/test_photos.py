@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, staff_shared_by_the_module
 from tests.housing.helpers import (
     code,
     offer_url,
@@ -18,6 +18,11 @@ from tests.housing.helpers import (
     stored_photos,
     upload,
     withdraw,
+)
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
 )
 
 GPS = {1: "N", 2: (50.0, 27.0, 0.0), 3: "E", 4: (30.0, 31.0, 0.0)}

@@ -12,6 +12,12 @@ from app.db import utcnow
 from app.extensions import db
 from app.households.models import Household, Person, today
 from app.housing.models import HousingOffer
+from tests.conftest import staff_shared_by_the_module
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 URL = "/api/v1/reports/summary"
 

@@ -569,6 +569,8 @@ def test_the_number_of_days_is_required_and_positive(app):
 # --- a case reopened while the purge runs ------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.commits
 @pytest.mark.postgres_only
 def test_a_case_reopened_while_the_purge_runs_keeps_its_data(
     app, is_postgres, as_coordinator, make_household, make_person, team

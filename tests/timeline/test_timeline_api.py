@@ -1,6 +1,6 @@
 """A household's timeline through the HTTP API: what happened, in the order it happened.
 
-Entries are written by the services as things change; a visit logged offline hours later
+Entries are derived from the changes as they commit; a visit logged offline hours later
 takes its place at the time of the visit, not at the time it reached the server.
 """
 
@@ -13,7 +13,13 @@ from types import SimpleNamespace
 import pytest
 
 from app.auth.models import FIELD_WORKER
+from tests.conftest import staff_shared_by_the_module
 from tests.households.helpers import born, etag
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 
 def timeline_url(household, query: str = "") -> str:
@@ -136,6 +142,8 @@ def test_the_timeline_tells_the_history_in_time_order(
     assert [(e["kind"], e["entity_id"]) for e in entries] == [
         ("visit_logged", history.visit["id"]),
         ("consent_recorded", history.own["id"]),
+        ("member_added", str(family.mother.id)),  # the members, added by a coordinator
+        ("member_added", str(family.child.id)),
         ("guardian_linked", history.mother_link["id"]),
         ("guardian_linked", history.father_link["id"]),
         ("status_changed", str(household.id)),  # the visit's conversation, when it arrived
@@ -148,7 +156,9 @@ def test_the_timeline_tells_the_history_in_time_order(
     assert times == sorted(times)
     assert times[0] == history.visited_at
     assert {e["household_id"] for e in entries} == {str(household.id)}
-    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 5 + [
+    assert [e["actor_id"] for e in entries] == [str(field_worker.id)] * 2 + [
+        str(coordinator.id)
+    ] * 2 + [str(field_worker.id)] * 3 + [
         str(coordinator.id),  # the father recorded missing
         str(field_worker.id),
         str(coordinator.id),  # the grant verified
@@ -157,6 +167,8 @@ def test_the_timeline_tells_the_history_in_time_order(
     assert [e["entity_type"] for e in entries] == [
         "visit",
         "consent",
+        "person",
+        "person",
         "guardianship",
         "guardianship",
         "household",
@@ -166,8 +178,9 @@ def test_the_timeline_tells_the_history_in_time_order(
         "consent",
     ]
     assert entries[1]["person_id"] == str(family.mother.id)
-    assert entries[4]["person_id"] is None
-    assert entries[7]["person_id"] == str(family.child.id)
+    assert entries[3]["person_id"] == str(family.child.id)
+    assert entries[6]["person_id"] is None
+    assert entries[9]["person_id"] == str(family.child.id)
 
 
 def test_entry_details_hold_codes_not_names(as_coordinator, household, history):
@@ -176,6 +189,8 @@ def test_entry_details_hold_codes_not_names(as_coordinator, household, history):
     assert [e["details"] for e in entries] == [
         {"outcome": "talked"},
         {"basis": "self", "decision": "granted", "review_status": "not_required"},
+        {"status": "present"},
+        {"status": "present"},
         {"relationship": "mother", "legal_status": "active"},
         {"relationship": "father", "legal_status": "active"},
         {"from": "identified", "to": "engaging", "cause": "visit"},
@@ -207,7 +222,7 @@ def test_the_timeline_pages_with_limit(as_field_worker, household, history):
         if cursor is None:
             break
 
-    assert pages == 3
+    assert pages == 4  # 11 entries, 3 a page
     assert seen == everything["items"]
 
 
@@ -229,11 +244,14 @@ def test_only_the_households_own_history(
     make_household, make_person, make_user, login, team, household, history
 ):
     neighbours = make_household(team=team)
-    make_person(neighbours, full_name="Neighbour", age=50)
+    neighbour = make_person(neighbours, full_name="Neighbour", age=50)
     as_colleague = login(make_user(FIELD_WORKER, team))
 
-    assert as_colleague.get(timeline_url(neighbours)).get_json()["items"] == []
-    assert len(as_colleague.get(timeline_url(household)).get_json()["items"]) == 9
+    assert [
+        (e["kind"], e["entity_id"])
+        for e in as_colleague.get(timeline_url(neighbours)).get_json()["items"]
+    ] == [("member_added", str(neighbour.id))]
+    assert len(as_colleague.get(timeline_url(household)).get_json()["items"]) == 11
 
 
 def test_an_admin_may_not_read_a_timeline(as_admin, household):

@@ -17,7 +17,13 @@ from app.extensions import db
 from app.households.models import Household, today
 from app.visits import service as visit_service
 from app.visits.models import Visit
+from tests.conftest import staff_shared_by_the_module
 from tests.households.helpers import born, etag
+
+# the staff every test here starts from: made once for the module, each test rolled back
+team, other_team, field_worker, other_field_worker, coordinator, admin = (
+    staff_shared_by_the_module()
+)
 
 KYIV = dt.timezone(dt.timedelta(hours=3))
 
@@ -166,16 +172,15 @@ def test_an_older_visit_logged_later_does_not_move_the_household_back(as_field_w
 def test_log_visit_keeps_the_latest_visit_through_the_service(app, field_worker, household):
     with app.app_context():
         actor = db.session.get(User, field_worker.id)
-        locked = db.session.get(Household, household.id)
         recent, older = hours_ago(3), hours_ago(48)
         visit_service.log_visit(
             actor,
-            locked,
+            household.id,
             {"visited_at": recent, "outcome": "talked", "next_visit_on": in_days(5)},
         )
         visit_service.log_visit(
             actor,
-            locked,
+            household.id,
             {"visited_at": older, "outcome": "declined", "next_visit_on": in_days(1)},
         )
         db.session.commit()
