@@ -23,7 +23,9 @@ from app.auth.models import ADMIN, COORDINATOR, FIELD_WORKER
 from app.extensions import limiter
 from tests.case_data import build_case
 
-pytestmark = pytest.mark.slow
+# commits for real: a generated request that fails on PostgreSQL must not abort the one
+# long transaction every later request of the test would run in
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 CHECKS = [
     not_a_server_error,
